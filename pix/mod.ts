@@ -1,0 +1,17 @@
+/**
+ * The shared core of fastpix: config options, message schema and validation, key names, exact
+ * money, Redis connections and private Redis servers.
+ * @module
+ */
+export * from "./money.ts";
+export * from "./validation.ts";
+export * from "./keys.ts";
+export * from "./errors.ts";
+export * from "./log.ts";
+export * from "./ids.ts";
+export * from "./histogram.ts";
+export * from "./options.ts";
+export * from "./cli.ts";
+export * from "./redis.ts";
+export * from "./redis_server.ts";
+export * from "./schema.ts";

@@ -1,0 +1,118 @@
+/**
+ * Command-line options shared by every tool. Each flag mirrors an env var from DESIGN.md
+ * (`--redis-url` / `REDIS_URL`); a flag beats the env var, which beats the default. Bad values end
+ * the command with one line naming the flag or variable and what is expected.
+ * Kept in one file so a later move from commander to Cliffy stays local.
+ * @module
+ */
+import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { BACKEND_ID_PATTERN } from "./validation.ts";
+import { parseAmountCents } from "./money.ts";
+
+/** Parser for a whole number in `[min, max]`. */
+export function intIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
+    }
+    return value;
+  };
+}
+
+/** Parser for booleans written as true/false, yes/no, 1/0, on/off. */
+export function parseBoolean(text: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (["true", "yes", "1", "on"].includes(t)) return true;
+  if (["false", "no", "0", "off", ""].includes(t)) return false;
+  throw new InvalidArgumentError("Expected true or false.");
+}
+
+/** Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). */
+export function parseRedisUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError("Expected a URL such as redis://localhost:6379.");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new InvalidArgumentError("Expected a redis:// or rediss:// URL.");
+  }
+  return text;
+}
+
+/** Parser for a key or group name: printable, no spaces, at most 200 characters. */
+export function parseName(text: string): string {
+  if (!/^[\x21-\x7e]{1,200}$/.test(text)) {
+    throw new InvalidArgumentError("Expected 1-200 printable characters without spaces.");
+  }
+  return text;
+}
+
+/** Parser for a backend id (`[A-Za-z0-9_-]{1,64}`: it becomes part of a key name). */
+export function parseBackendId(text: string): string {
+  if (!BACKEND_ID_PATTERN.test(text)) {
+    throw new InvalidArgumentError("Expected 1-64 of A-Z a-z 0-9 _ -.");
+  }
+  return text;
+}
+
+/** Parser for an amount in BRL, returned in cents. */
+export function parseAmountOption(text: string): number {
+  const cents = parseAmountCents(text);
+  if (cents === undefined || cents === 0) {
+    throw new InvalidArgumentError("Expected an amount above zero with a dot and at most 2 decimals.");
+  }
+  return cents;
+}
+
+/** `--redis-url` / `REDIS_URL`. */
+export const redisUrlOption = () =>
+  new Option("--redis-url <url>", "Redis to use").env("REDIS_URL").default("redis://localhost:6379")
+    .argParser(parseRedisUrl);
+
+/** `--stream` / `REDIS_STREAM`. */
+export const streamOption = () =>
+  new Option("--stream <name>", "payment stream").env("REDIS_STREAM").default("pix_payments")
+    .argParser(parseName);
+
+/** `--group` / `GROUP_NAME`. */
+export const groupOption = () =>
+  new Option("--group <name>", "consumer group").env("GROUP_NAME").default("pix_consumers")
+    .argParser(parseName);
+
+/** `--response-prefix` / `BACKEND_RESPONSE_PREFIX`. */
+export const responsePrefixOption = () =>
+  new Option("--response-prefix <prefix>", "prefix of the backends' confirmation streams")
+    .env("BACKEND_RESPONSE_PREFIX").default("backend_bacen_response_").argParser(parseName);
+
+/** `--backend-id` / `BACKEND_ID`. */
+export const backendIdOption = () =>
+  new Option("--backend-id <id>", "backend whose payments are sent").env("BACKEND_ID").default("1")
+    .argParser(parseBackendId);
+
+/** `--idle-threshold-ms` / `IDLE_THRESHOLD_MS`. */
+export const idleThresholdOption = () =>
+  new Option("--idle-threshold-ms <ms>", "idle time before another consumer reclaims an entry")
+    .env("IDLE_THRESHOLD_MS").default(5000).argParser(intIn(1, 86_400_000));
+
+/** `--max-deliveries` / `MAX_DELIVERIES`. */
+export const maxDeliveriesOption = () =>
+  new Option("--max-deliveries <n>", "deliveries before an entry is dead-lettered")
+    .env("MAX_DELIVERIES").default(5).argParser(intIn(1, 1000));
+
+/** `--stream-maxlen` / `STREAM_MAXLEN`. */
+export const streamMaxlenOption = () =>
+  new Option("--stream-maxlen <n>", "approximate cap of the payment stream (acknowledged entries only)")
+    .env("STREAM_MAXLEN").default(1_000_000).argParser(intIn(1, 2 ** 40));
+
+/** `--response-maxlen` / `RESPONSE_MAXLEN`. */
+export const responseMaxlenOption = () =>
+  new Option("--response-maxlen <n>", "approximate cap of each confirmation stream")
+    .env("RESPONSE_MAXLEN").default(100_000).argParser(intIn(1, 2 ** 40));
+
+/** `--max-amount` / `PIX_MAX_AMOUNT` (in BRL; parsed to cents). */
+export const maxAmountOption = () =>
+  new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
+    .default(100_000_000, "1000000.00").argParser(parseAmountOption);

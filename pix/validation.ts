@@ -1,0 +1,229 @@
+/**
+ * Payment validation shared by the consumer and the ingress: rules as data, each failure a stable
+ * numeric code and a one-line message. Adding a rule is one entry in {@link PAYMENT_RULES} and a test.
+ * @module
+ */
+import { parseAmountCents } from "./money.ts";
+
+/** Stable numeric error codes. Documented in the README; never renumber. */
+export const ErrorCode = {
+  TRANSACTION_ID_MISSING: 1001,
+  TRANSACTION_ID_INVALID: 1002,
+  BACKEND_ID_MISSING: 1101,
+  BACKEND_ID_INVALID: 1102,
+  AMOUNT_MISSING: 1201,
+  AMOUNT_FORMAT: 1202,
+  AMOUNT_NOT_POSITIVE: 1203,
+  AMOUNT_ABOVE_MAX: 1204,
+  TIMESTAMP_MISSING: 1301,
+  TIMESTAMP_INVALID: 1302,
+  TIMESTAMP_IN_FUTURE: 1303,
+  FIELD_TOO_LARGE: 1401,
+  TOO_MANY_FIELDS: 1402,
+  MAX_DELIVERIES_EXCEEDED: 2001,
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode];
+
+/** A payment as the consumer processes it (already validated). */
+export interface Payment {
+  transactionId: string;
+  backendId: string;
+  /** The amount exactly as sent (`"12.3"`). */
+  amount: string;
+  amountCents: number;
+  timestamp: string;
+  /** Every field of the message, optional ones included. */
+  fields: Record<string, string>;
+}
+
+/** Why a message was refused. */
+export interface Rejection {
+  code: ErrorCodeValue;
+  message: string;
+}
+
+/** The outcome of validating one message. */
+export type ValidationResult = { ok: true; payment: Payment } | { ok: false; rejection: Rejection };
+
+/** Limits the rules read; defaults match the README. */
+export interface ValidationLimits {
+  /** Largest accepted amount, in cents (`PIX_MAX_AMOUNT`). */
+  maxAmountCents: number;
+  /** How far ahead of now a timestamp may be, in ms. */
+  maxFutureSkewMs: number;
+  /** Longest accepted field value, in characters. */
+  maxFieldLength: number;
+  /** Most fields a message may carry. */
+  maxFields: number;
+}
+
+/** Default limits: 1,000,000.00 BRL, one day of clock skew, 1 KiB per field, 32 fields. */
+export const DEFAULT_LIMITS: ValidationLimits = {
+  maxAmountCents: 100_000_000,
+  maxFutureSkewMs: 24 * 3600 * 1000,
+  maxFieldLength: 1024,
+  maxFields: 32,
+};
+
+/** `backend_id` becomes part of a key name, so it is kept to a safe alphabet. */
+export const BACKEND_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Transaction ids: UUIDs, the original's numeric ids, and other opaque tokens. */
+export const TRANSACTION_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+const TIMESTAMP_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * Parses an ISO 8601 timestamp as the Python original sends it (`datetime.now().isoformat()`:
+ * microseconds, no zone) or with a zone. A missing zone is read as UTC. Returns epoch ms.
+ */
+export function parseTimestamp(text: string): number | undefined {
+  const m = TIMESTAMP_PATTERN.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
+  const second = Number(m[6] ?? "0");
+  const millis = Number((m[7] ?? "0").slice(0, 3).padEnd(3, "0"));
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  if (new Date(utc).getUTCDate() !== day) return undefined; // 2024-02-30 and friends
+  const zone = m[8];
+  if (zone === undefined || zone === "Z") return utc;
+  const sign = zone[0] === "-" ? -1 : 1;
+  const digits = zone.slice(1).replace(":", "");
+  const offsetMin = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2));
+  return utc - sign * offsetMin * 60_000;
+}
+
+interface RuleContext {
+  limits: ValidationLimits;
+  nowMs: number;
+}
+
+/** A validation rule: the first one whose `fails` returns a message decides the rejection. */
+export interface PaymentRule {
+  code: ErrorCodeValue;
+  /** Returns a one-line reason when the message breaks the rule. */
+  fails(fields: Record<string, string>, ctx: RuleContext): string | undefined;
+}
+
+const show = (value: string) => JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+
+/** The rules, in the order they are checked. */
+export const PAYMENT_RULES: readonly PaymentRule[] = [
+  {
+    code: ErrorCode.TOO_MANY_FIELDS,
+    fails: (f, { limits }) => {
+      const n = Object.keys(f).length;
+      return n > limits.maxFields ? `Message has ${n} fields; at most ${limits.maxFields}` : undefined;
+    },
+  },
+  {
+    code: ErrorCode.FIELD_TOO_LARGE,
+    fails: (f, { limits }) => {
+      for (const [name, value] of Object.entries(f)) {
+        if (value.length > limits.maxFieldLength || name.length > 64) {
+          return `Field ${show(name)} is ${value.length} characters; at most ${limits.maxFieldLength}`;
+        }
+      }
+    },
+  },
+  {
+    code: ErrorCode.TRANSACTION_ID_MISSING,
+    fails: (f) => f.transaction_id ? undefined : "Field transaction_id is missing",
+  },
+  {
+    code: ErrorCode.TRANSACTION_ID_INVALID,
+    fails: (f) =>
+      TRANSACTION_ID_PATTERN.test(f.transaction_id)
+        ? undefined
+        : `Cannot accept transaction_id ${show(f.transaction_id)}: use 1-128 of A-Z a-z 0-9 _ . : -`,
+  },
+  {
+    code: ErrorCode.BACKEND_ID_MISSING,
+    fails: (f) => f.backend_id ? undefined : "Field backend_id is missing",
+  },
+  {
+    code: ErrorCode.BACKEND_ID_INVALID,
+    fails: (f) =>
+      BACKEND_ID_PATTERN.test(f.backend_id)
+        ? undefined
+        : `Cannot accept backend_id ${show(f.backend_id)}: use 1-64 of A-Z a-z 0-9 _ -`,
+  },
+  {
+    code: ErrorCode.AMOUNT_MISSING,
+    fails: (f) => f.amount ? undefined : "Field amount is missing",
+  },
+  {
+    code: ErrorCode.AMOUNT_NOT_POSITIVE,
+    fails: (f) => {
+      const n = Number(f.amount);
+      return f.amount.trim().startsWith("-") || (/^[\d.]+$/.test(f.amount) && n === 0)
+        ? `Amount ${show(f.amount)} must be greater than zero`
+        : undefined;
+    },
+  },
+  {
+    code: ErrorCode.AMOUNT_FORMAT,
+    fails: (f) =>
+      parseAmountCents(f.amount) === undefined
+        ? `Cannot parse amount ${show(f.amount)}: use a dot and at most 2 decimals`
+        : undefined,
+  },
+  {
+    code: ErrorCode.AMOUNT_ABOVE_MAX,
+    fails: (f, { limits }) =>
+      parseAmountCents(f.amount)! > limits.maxAmountCents
+        ? `Amount ${show(f.amount)} is above the limit of ${limits.maxAmountCents / 100}`
+        : undefined,
+  },
+  {
+    code: ErrorCode.TIMESTAMP_MISSING,
+    fails: (f) => f.timestamp ? undefined : "Field timestamp is missing",
+  },
+  {
+    code: ErrorCode.TIMESTAMP_INVALID,
+    fails: (f) =>
+      parseTimestamp(f.timestamp) === undefined
+        ? `Cannot parse timestamp ${show(f.timestamp)}: use ISO 8601 such as 2026-01-31T12:00:00Z`
+        : undefined,
+  },
+  {
+    code: ErrorCode.TIMESTAMP_IN_FUTURE,
+    fails: (f, { limits, nowMs }) =>
+      parseTimestamp(f.timestamp)! > nowMs + limits.maxFutureSkewMs
+        ? `Timestamp ${show(f.timestamp)} is too far in the future`
+        : undefined,
+  },
+];
+
+/** Validates the fields of one message against {@link PAYMENT_RULES}. */
+export function validatePayment(
+  fields: Record<string, string>,
+  options: { limits?: ValidationLimits; nowMs?: number } = {},
+): ValidationResult {
+  const ctx = { limits: options.limits ?? DEFAULT_LIMITS, nowMs: options.nowMs ?? Date.now() };
+  for (const rule of PAYMENT_RULES) {
+    const message = rule.fails(fields, ctx);
+    if (message !== undefined) return { ok: false, rejection: { code: rule.code, message } };
+  }
+  return {
+    ok: true,
+    payment: {
+      transactionId: fields.transaction_id,
+      backendId: fields.backend_id,
+      amount: fields.amount,
+      amountCents: parseAmountCents(fields.amount)!,
+      timestamp: fields.timestamp,
+      fields,
+    },
+  };
+}
+
+/** Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last value). */
+export function fieldsToRecord(flat: readonly string[]): Record<string, string> {
+  // No prototype: a field named "__proto__" must stay a plain field.
+  const record: Record<string, string> = Object.create(null);
+  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]] = flat[i + 1];
+  return record;
+}

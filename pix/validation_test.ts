@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ErrorCode, fieldsToRecord, parseTimestamp, validatePayment } from "./validation.ts";
+
+const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
+const good = {
+  transaction_id: "0193a1b2-aaaa-7bbb-8ccc-0123456789ab",
+  backend_id: "3",
+  amount: "12.3",
+  timestamp: "2026-11-21T10:00:00.123456",
+};
+
+function codeOf(fields: Record<string, string>): number | undefined {
+  const r = validatePayment(fields, { nowMs: NOW });
+  return r.ok ? undefined : r.rejection.code;
+}
+
+Deno.test("a payment in the Python original's format is valid", () => {
+  const r = validatePayment(good, { nowMs: NOW });
+  assert.ok(r.ok);
+  assert.equal(r.payment.amountCents, 1230);
+  assert.equal(codeOf({ ...good, amount: "5.0", timestamp: "2026-11-21 10:00:00" }), undefined);
+  assert.equal(codeOf({ ...good, transaction_id: "123456", timestamp: "2026-11-21T10:00:00Z" }), undefined);
+  assert.equal(codeOf({ ...good, timestamp: "2026-11-21T10:00:00.1-03:00" }), undefined);
+});
+
+Deno.test("each rule rejects with its own code", () => {
+  const cases: Array<[Record<string, string>, number]> = [
+    [{ ...good, transaction_id: "" }, ErrorCode.TRANSACTION_ID_MISSING],
+    [{ ...good, transaction_id: "a b" }, ErrorCode.TRANSACTION_ID_INVALID],
+    [{ ...good, backend_id: "" }, ErrorCode.BACKEND_ID_MISSING],
+    [{ ...good, backend_id: "x}:{y" }, ErrorCode.BACKEND_ID_INVALID],
+    [{ ...good, backend_id: "a".repeat(65) }, ErrorCode.BACKEND_ID_INVALID],
+    [{ ...good, amount: "" }, ErrorCode.AMOUNT_MISSING],
+    [{ ...good, amount: "12,5" }, ErrorCode.AMOUNT_FORMAT],
+    [{ ...good, amount: "abc" }, ErrorCode.AMOUNT_FORMAT],
+    [{ ...good, amount: "1.234" }, ErrorCode.AMOUNT_FORMAT],
+    [{ ...good, amount: "-5" }, ErrorCode.AMOUNT_NOT_POSITIVE],
+    [{ ...good, amount: "0.00" }, ErrorCode.AMOUNT_NOT_POSITIVE],
+    [{ ...good, amount: "1000000.01" }, ErrorCode.AMOUNT_ABOVE_MAX],
+    [{ ...good, timestamp: "" }, ErrorCode.TIMESTAMP_MISSING],
+    [{ ...good, timestamp: "yesterday" }, ErrorCode.TIMESTAMP_INVALID],
+    [{ ...good, timestamp: "2026-02-30T00:00:00" }, ErrorCode.TIMESTAMP_INVALID],
+    [{ ...good, timestamp: "2027-01-01T00:00:00Z" }, ErrorCode.TIMESTAMP_IN_FUTURE],
+    [{ ...good, description: "x".repeat(5000) }, ErrorCode.FIELD_TOO_LARGE],
+  ];
+  for (const [fields, code] of cases) assert.equal(codeOf(fields), code, JSON.stringify(fields).slice(0, 80));
+  const many: Record<string, string> = { ...good };
+  for (let i = 0; i < 40; i++) many[`extra_${i}`] = "x";
+  assert.equal(codeOf(many), ErrorCode.TOO_MANY_FIELDS);
+  const { amount: _drop, ...noAmount } = good;
+  assert.equal(codeOf(noAmount), ErrorCode.AMOUNT_MISSING);
+});
+
+Deno.test("parseTimestamp honours zones", () => {
+  assert.equal(parseTimestamp("2026-01-01T00:00:00Z"), Date.UTC(2026, 0, 1));
+  assert.equal(parseTimestamp("2026-01-01T00:00:00-03:00"), Date.UTC(2026, 0, 1, 3));
+  assert.equal(parseTimestamp("2026-01-01T00:00:00.999999+0130"), Date.UTC(2025, 11, 31, 22, 30, 0, 999));
+});
+
+Deno.test("fieldsToRecord keeps __proto__ as a plain field", () => {
+  const r = fieldsToRecord(["__proto__", "x", "amount", "1"]);
+  assert.equal(r["__proto__"], "x");
+  assert.equal(Object.getPrototypeOf(r), null);
+});
+
+Deno.test("property: any string map validates without throwing, to ok or a known code", () => {
+  const codes = new Set<number>(Object.values(ErrorCode));
+  const field = fc.oneof(
+    fc.string(),
+    fc.constantFrom("transaction_id", "backend_id", "amount", "timestamp", "__proto__"),
+  );
+  fc.assert(fc.property(fc.array(fc.tuple(field, fc.string({ maxLength: 80 }))), (pairs) => {
+    const r = validatePayment(fieldsToRecord(pairs.flat()), { nowMs: NOW });
+    if (!r.ok) assert.ok(codes.has(r.rejection.code));
+    else assert.ok(Number.isInteger(r.payment.amountCents) && r.payment.amountCents > 0);
+  }));
+});
+
+Deno.test("property: well-formed payments are accepted with exact cents", () => {
+  fc.assert(fc.property(
+    fc.uuid(),
+    fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+    fc.integer({ min: 1, max: 100_000_000 }),
+    fc.integer({ min: 0, max: 2 }),
+    (tx, backend, cents, places) => {
+      const whole = Math.floor(cents / 100);
+      const frac = String(cents % 100).padStart(2, "0");
+      const amount = places === 2 ? `${whole}.${frac}` : places === 1 && frac[1] === "0"
+        ? `${whole}.${frac[0]}`
+        : `${whole}.${frac}`;
+      const r = validatePayment({ transaction_id: tx, backend_id: backend, amount, timestamp: "2026-11-21T10:00:00" }, { nowMs: NOW });
+      assert.ok(r.ok, amount);
+      assert.equal(r.payment.amountCents, cents);
+    },
+  ));
+});
