@@ -2,7 +2,7 @@
  * Running a command: parse `Deno.args`, turn user errors into one line and a non-zero exit.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import { UserError } from "./errors.ts";
 import { errorMessage } from "./log.ts";
 

@@ -20,10 +20,22 @@ export function uuidv7(nowMs: number = Date.now()): string {
   const high = Math.floor(ms / 2 ** 16);
   const low = ms % 2 ** 16;
   const b = [
-    (high >>> 24) & 0xff, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff,
-    (low >>> 8) & 0xff, low & 0xff,
-    0x70 | (r[0] & 0x0f), r[1],
-    0x80 | (r[2] & 0x3f), r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+    (high >>> 24) & 0xff,
+    (high >>> 16) & 0xff,
+    (high >>> 8) & 0xff,
+    high & 0xff,
+    (low >>> 8) & 0xff,
+    low & 0xff,
+    0x70 | (r[0] & 0x0f),
+    r[1],
+    0x80 | (r[2] & 0x3f),
+    r[3],
+    r[4],
+    r[5],
+    r[6],
+    r[7],
+    r[8],
+    r[9],
   ]; // deno-fmt-ignore
   return `${HEX[b[0]]}${HEX[b[1]]}${HEX[b[2]]}${HEX[b[3]]}-${HEX[b[4]]}${HEX[b[5]]}-` +
     `${HEX[b[6]]}${HEX[b[7]]}-${HEX[b[8]]}${HEX[b[9]]}-` +

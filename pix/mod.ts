@@ -15,3 +15,4 @@ export * from "./cli.ts";
 export * from "./redis.ts";
 export * from "./redis_server.ts";
 export * from "./schema.ts";
+export * from "./lua_script.ts";

@@ -28,9 +28,11 @@ Deno.test("property: format then parse is the identity on cents", () => {
 });
 
 Deno.test("property: summing cents is exact where floats drift", () => {
-  fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 10000000 }), { maxLength: 200 }), (list) => {
-    const texts = list.map((c) => formatCents(c));
-    const total = texts.reduce((sum, t) => sum + BigInt(parseAmountCents(t)!), 0n);
-    assert.equal(total, list.reduce((a, b) => a + BigInt(b), 0n));
-  }));
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 10000000 }), { maxLength: 200 }), (list) => {
+      const texts = list.map((c) => formatCents(c));
+      const total = texts.reduce((sum, t) => sum + BigInt(parseAmountCents(t)!), 0n);
+      assert.equal(total, list.reduce((a, b) => a + BigInt(b), 0n));
+    }),
+  );
 });

@@ -13,7 +13,9 @@ import { parseAmountCents } from "./money.ts";
 export function intIn(min: number, max: number): (text: string) => number {
   return (text) => {
     const value = Number(text);
-    if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    if (
+      !/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max
+    ) {
       throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
     }
     return value;
@@ -62,7 +64,9 @@ export function parseBackendId(text: string): string {
 export function parseAmountOption(text: string): number {
   const cents = parseAmountCents(text);
   if (cents === undefined || cents === 0) {
-    throw new InvalidArgumentError("Expected an amount above zero with a dot and at most 2 decimals.");
+    throw new InvalidArgumentError(
+      "Expected an amount above zero with a dot and at most 2 decimals.",
+    );
   }
   return cents;
 }
@@ -104,7 +108,10 @@ export const maxDeliveriesOption = () =>
 
 /** `--stream-maxlen` / `STREAM_MAXLEN`. */
 export const streamMaxlenOption = () =>
-  new Option("--stream-maxlen <n>", "approximate cap of the payment stream (acknowledged entries only)")
+  new Option(
+    "--stream-maxlen <n>",
+    "approximate cap of the payment stream (acknowledged entries only)",
+  )
     .env("STREAM_MAXLEN").default(1_000_000).argParser(intIn(1, 2 ** 40));
 
 /** `--response-maxlen` / `RESPONSE_MAXLEN`. */

@@ -49,7 +49,9 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   redis.on("error", (error: Error) => {
     if (down) return;
     down = true;
-    log.warn(`Redis unavailable at ${redactUrl(url)} (${errorMessage(error)}); retrying with backoff`);
+    log.warn(
+      `Redis unavailable at ${redactUrl(url)} (${errorMessage(error)}); retrying with backoff`,
+    );
   });
   redis.on("ready", () => {
     if (!down) return;

@@ -105,7 +105,9 @@ export class RedisServer {
       if (await pingWithin(this.url, 500)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`redis-server on port ${this.port} did not answer within 10 s (log in ${this.dir})`);
+    throw new Error(
+      `redis-server on port ${this.port} did not answer within 10 s (log in ${this.dir})`,
+    );
   }
 
   /** Kills the server at once (SIGKILL): an outage, not a shutdown. */
@@ -139,14 +141,22 @@ export class RedisServer {
 
 function spawn(port: number, dir: string, options: RedisServerOptions): Deno.ChildProcess {
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", dir,
-    "--save", "",
-    "--logfile", "redis.log",
-    "--daemonize", "no",
-    "--appendonly", options.appendOnly ? "yes" : "no",
-    "--appendfsync", "always",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--logfile",
+    "redis.log",
+    "--daemonize",
+    "no",
+    "--appendonly",
+    options.appendOnly ? "yes" : "no",
+    "--appendfsync",
+    "always",
     ...(options.args ?? []),
   ]; // deno-fmt-ignore
   return new Deno.Command("redis-server", { args, stdin: "null", stdout: "null", stderr: "null" })

@@ -107,7 +107,8 @@ export interface PaymentRule {
   fails(fields: Record<string, string>, ctx: RuleContext): string | undefined;
 }
 
-const show = (value: string) => JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+const show = (value: string) =>
+  JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
 
 /** The rules, in the order they are checked. */
 export const PAYMENT_RULES: readonly PaymentRule[] = [
@@ -115,7 +116,9 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
     code: ErrorCode.TOO_MANY_FIELDS,
     fails: (f, { limits }) => {
       const n = Object.keys(f).length;
-      return n > limits.maxFields ? `Message has ${n} fields; at most ${limits.maxFields}` : undefined;
+      return n > limits.maxFields
+        ? `Message has ${n} fields; at most ${limits.maxFields}`
+        : undefined;
     },
   },
   {
@@ -123,7 +126,9 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
     fails: (f, { limits }) => {
       for (const [name, value] of Object.entries(f)) {
         if (value.length > limits.maxFieldLength || name.length > 64) {
-          return `Field ${show(name)} is ${value.length} characters; at most ${limits.maxFieldLength}`;
+          return `Field ${
+            show(name)
+          } is ${value.length} characters; at most ${limits.maxFieldLength}`;
         }
       }
     },
@@ -137,7 +142,9 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
     fails: (f) =>
       TRANSACTION_ID_PATTERN.test(f.transaction_id)
         ? undefined
-        : `Cannot accept transaction_id ${show(f.transaction_id)}: use 1-128 of A-Z a-z 0-9 _ . : -`,
+        : `Cannot accept transaction_id ${
+          show(f.transaction_id)
+        }: use 1-128 of A-Z a-z 0-9 _ . : -`,
   },
   {
     code: ErrorCode.BACKEND_ID_MISSING,

@@ -20,7 +20,10 @@ Deno.test("a payment in the Python original's format is valid", () => {
   assert.ok(r.ok);
   assert.equal(r.payment.amountCents, 1230);
   assert.equal(codeOf({ ...good, amount: "5.0", timestamp: "2026-11-21 10:00:00" }), undefined);
-  assert.equal(codeOf({ ...good, transaction_id: "123456", timestamp: "2026-11-21T10:00:00Z" }), undefined);
+  assert.equal(
+    codeOf({ ...good, transaction_id: "123456", timestamp: "2026-11-21T10:00:00Z" }),
+    undefined,
+  );
   assert.equal(codeOf({ ...good, timestamp: "2026-11-21T10:00:00.1-03:00" }), undefined);
 });
 
@@ -44,7 +47,9 @@ Deno.test("each rule rejects with its own code", () => {
     [{ ...good, timestamp: "2027-01-01T00:00:00Z" }, ErrorCode.TIMESTAMP_IN_FUTURE],
     [{ ...good, description: "x".repeat(5000) }, ErrorCode.FIELD_TOO_LARGE],
   ];
-  for (const [fields, code] of cases) assert.equal(codeOf(fields), code, JSON.stringify(fields).slice(0, 80));
+  for (const [fields, code] of cases) {
+    assert.equal(codeOf(fields), code, JSON.stringify(fields).slice(0, 80));
+  }
   const many: Record<string, string> = { ...good };
   for (let i = 0; i < 40; i++) many[`extra_${i}`] = "x";
   assert.equal(codeOf(many), ErrorCode.TOO_MANY_FIELDS);
@@ -55,7 +60,10 @@ Deno.test("each rule rejects with its own code", () => {
 Deno.test("parseTimestamp honours zones", () => {
   assert.equal(parseTimestamp("2026-01-01T00:00:00Z"), Date.UTC(2026, 0, 1));
   assert.equal(parseTimestamp("2026-01-01T00:00:00-03:00"), Date.UTC(2026, 0, 1, 3));
-  assert.equal(parseTimestamp("2026-01-01T00:00:00.999999+0130"), Date.UTC(2025, 11, 31, 22, 30, 0, 999));
+  assert.equal(
+    parseTimestamp("2026-01-01T00:00:00.999999+0130"),
+    Date.UTC(2025, 11, 31, 22, 30, 0, 999),
+  );
 });
 
 Deno.test("fieldsToRecord keeps __proto__ as a plain field", () => {
@@ -86,10 +94,17 @@ Deno.test("property: well-formed payments are accepted with exact cents", () => 
     (tx, backend, cents, places) => {
       const whole = Math.floor(cents / 100);
       const frac = String(cents % 100).padStart(2, "0");
-      const amount = places === 2 ? `${whole}.${frac}` : places === 1 && frac[1] === "0"
+      const amount = places === 2
+        ? `${whole}.${frac}`
+        : places === 1 && frac[1] === "0"
         ? `${whole}.${frac[0]}`
         : `${whole}.${frac}`;
-      const r = validatePayment({ transaction_id: tx, backend_id: backend, amount, timestamp: "2026-11-21T10:00:00" }, { nowMs: NOW });
+      const r = validatePayment({
+        transaction_id: tx,
+        backend_id: backend,
+        amount,
+        timestamp: "2026-11-21T10:00:00",
+      }, { nowMs: NOW });
       assert.ok(r.ok, amount);
       assert.equal(r.payment.amountCents, cents);
     },

@@ -1,0 +1,392 @@
+/**
+ * The production design: a consumer in a Redis Streams consumer group that validates each payment,
+ * then applies confirmations, counters, idempotency marks, dead letters and XACK in one Lua call
+ * per batch (effectively-once), reclaims stalled entries with XAUTOCLAIM, trims what every group
+ * has acknowledged, and rides out Redis outages.
+ * @module
+ */
+import {
+  BACKEND_ID_PATTERN,
+  createLatencyHistogram,
+  createLogger,
+  createRedis,
+  DEFAULT_LIMITS,
+  dlqKey,
+  DONE_MARK_PREFIX,
+  ErrorCode,
+  errorMessage,
+  fieldsToRecord,
+  formatCents,
+  LATENCY_KEY,
+  type Logger,
+  LuaScript,
+  PROCESSED_COUNT_KEY,
+  reconnectDelayMs,
+  recordMs,
+  type Redis,
+  responseStreamKey,
+  summarize,
+  TOTAL_AMOUNT_CENTS_KEY,
+  TOTAL_AMOUNT_KEY,
+  validatePayment,
+  type ValidationLimits,
+} from "@fastpix/pix";
+import { safeTrimId } from "./trim.ts";
+
+const processBatchScript = LuaScript.fromFile(
+  "process_batch",
+  "./lua/process_batch.lua",
+  import.meta.url,
+);
+
+/** Settings of one consumer loop; the command fills them from flags and env vars. */
+export interface StreamConsumerOptions {
+  redisUrl: string;
+  stream: string;
+  group: string;
+  consumerName: string;
+  responsePrefix: string;
+  /** Entries idle longer than this are reclaimed from their consumer (`IDLE_THRESHOLD_MS`). */
+  idleThresholdMs: number;
+  /** An entry delivered more times than this is dead-lettered (`MAX_DELIVERIES`). */
+  maxDeliveries: number;
+  /** Trim acknowledged entries once the stream is longer than this (`STREAM_MAXLEN`). */
+  streamMaxlen: number;
+  /** Approximate cap of each confirmation stream (`RESPONSE_MAXLEN`). */
+  responseMaxlen: number;
+  /** Entries per XREADGROUP. */
+  batchSize: number;
+  /** How long one XREADGROUP waits for new entries. */
+  blockMs: number;
+  /** How long a transaction id stays marked as processed, in seconds. */
+  markTtlSeconds: number;
+  limits: ValidationLimits;
+  logger?: Logger;
+}
+
+/** Defaults for everything but the connection and names. */
+export const CONSUMER_DEFAULTS = {
+  idleThresholdMs: 5000,
+  maxDeliveries: 5,
+  streamMaxlen: 1_000_000,
+  responseMaxlen: 100_000,
+  batchSize: 500,
+  blockMs: 500,
+  markTtlSeconds: 7 * 24 * 3600,
+  limits: DEFAULT_LIMITS,
+} as const;
+
+/** What a consumer has done so far. */
+export interface ConsumerStats {
+  read: number;
+  confirmed: number;
+  duplicates: number;
+  rejected: number;
+  /** Entries another consumer (or an earlier try) had already handled. */
+  skipped: number;
+  /** Entries taken over from stalled consumers with XAUTOCLAIM. */
+  reclaimed: number;
+  /** Pending entries whose stream entry was deleted (Redis 7 reports them). */
+  deleted: number;
+  batches: number;
+}
+
+/** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
+export type RawEntry = [id: string, fields: string[] | null];
+
+/** Milliseconds part of a stream id: when the entry was added. */
+function idTimeMs(id: string): number {
+  return Number(id.slice(0, id.indexOf("-")));
+}
+
+function isNoGroup(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("NOGROUP");
+}
+
+/** What {@link buildBatch} needs to know. */
+export type BatchContext =
+  & Pick<
+    StreamConsumerOptions,
+    | "stream"
+    | "group"
+    | "consumerName"
+    | "responsePrefix"
+    | "maxDeliveries"
+    | "responseMaxlen"
+    | "markTtlSeconds"
+    | "limits"
+  >
+  & { deliveries?: Map<string, number>; nowMs?: number };
+
+/** KEYS and ARGV of one `process_batch` call. */
+export interface Batch {
+  keys: string[];
+  args: (string | number)[];
+}
+
+/**
+ * Validates entries and lays out the `process_batch` call that applies them (pure: no I/O).
+ * Entries delivered more than `maxDeliveries` times are rejected like invalid ones.
+ */
+export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Batch {
+  const respKeys: string[] = [];
+  const respIndex = new Map<string, number>();
+  const indexOf = (backendId: string) => {
+    let index = respIndex.get(backendId);
+    if (index === undefined) {
+      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId));
+      index = respKeys.length;
+      respIndex.set(backendId, index);
+    }
+    return index;
+  };
+  const nowMs = ctx.nowMs ?? Date.now();
+  const args: (string | number)[] = [
+    ctx.group,
+    DONE_MARK_PREFIX,
+    ctx.markTtlSeconds,
+    ctx.responseMaxlen,
+    new Date(nowMs).toISOString(),
+    ctx.consumerName,
+  ]; // deno-fmt-ignore
+  for (const [id, flat] of entries) {
+    if (flat === null) {
+      args.push("gone", id, "", "", 0, "", "", "", "");
+      continue;
+    }
+    const fields = fieldsToRecord(flat);
+    const count = ctx.deliveries?.get(id) ?? 1;
+    const result = validatePayment(fields, { limits: ctx.limits, nowMs });
+    const rejection = !result.ok ? result.rejection : count > ctx.maxDeliveries
+      ? {
+        code: ErrorCode.MAX_DELIVERIES_EXCEEDED,
+        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}`,
+      }
+      : undefined;
+    if (result.ok && rejection === undefined) {
+      const p = result.payment;
+      args.push("ok", id, p.transactionId, p.backendId, indexOf(p.backendId), p.amountCents, formatCents(p.amountCents), "", "");
+    } else {
+      // A rejected message may have a bad backend_id: it then gets no confirmation stream.
+      const backendOk = BACKEND_ID_PATTERN.test(fields.backend_id ?? "");
+      const backend = backendOk ? fields.backend_id : "";
+      const tx = fields.transaction_id ?? "";
+      args.push("reject", id, tx, backend, backendOk ? indexOf(backend) : 0, count, rejection!.code, rejection!.message, JSON.stringify(fields));
+    } // deno-fmt-ignore
+  }
+  const keys = [
+    ctx.stream,
+    dlqKey(ctx.stream),
+    PROCESSED_COUNT_KEY,
+    TOTAL_AMOUNT_KEY,
+    TOTAL_AMOUNT_CENTS_KEY,
+    ...respKeys,
+  ]; // deno-fmt-ignore
+  return { keys, args };
+}
+
+/**
+ * Applies a batch atomically; resolves to `[confirmed, duplicates, rejected, skipped, totalCents]`.
+ * Applying the same batch again changes nothing: its entries are no longer pending (skipped).
+ */
+export async function applyBatch(redis: Redis, batch: Batch): Promise<number[]> {
+  return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
+}
+
+/** One consumer of the group, on its own connection. */
+export class StreamConsumer {
+  readonly stats: ConsumerStats = {
+    read: 0,
+    confirmed: 0,
+    duplicates: 0,
+    rejected: 0,
+    skipped: 0,
+    reclaimed: 0,
+    deleted: 0,
+    batches: 0,
+  };
+  readonly redis: Redis;
+  #opts: StreamConsumerOptions;
+  #log: Logger;
+  #stopping = false;
+  #latency = createLatencyHistogram();
+  #nextReclaimAt = 0;
+  #nextTrimAt = 0;
+  #nextLatencyAt = 0;
+
+  constructor(options: StreamConsumerOptions) {
+    this.#opts = options;
+    this.#log = options.logger ?? createLogger(`consumer ${options.consumerName}`);
+    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+  }
+
+  /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** Creates the group (and the stream) if missing; an existing group is fine. */
+  async ensureGroup(): Promise<void> {
+    try {
+      await this.redis.xgroup("CREATE", this.#opts.stream, this.#opts.group, "0", "MKSTREAM");
+      this.#log.info(`created group ${this.#opts.group} on ${this.#opts.stream}`);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
+    }
+  }
+
+  /** Runs until {@link stop}: own pending entries first, then new ones, reclaiming and trimming as it goes. */
+  async run(): Promise<ConsumerStats> {
+    let failures = 0;
+    // "0" re-reads what this consumer name holds from an earlier life; ">" reads new entries.
+    let cursor: string | undefined = "0";
+    while (!this.#stopping) {
+      try {
+        if (failures > 0 || cursor === "0") await this.ensureGroup();
+        await this.#housekeeping();
+        if (this.#stopping) break;
+        cursor = await this.#readOnce(cursor);
+        failures = 0;
+      } catch (error) {
+        if (isNoGroup(error)) {
+          this.#log.warn(
+            `group ${this.#opts.group} is missing (Redis lost it?); creating it again`,
+          );
+        } else {
+          this.#log.warn(`batch failed: ${errorMessage(error)}; retrying (entries stay pending)`);
+        }
+        failures++;
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(failures)));
+      }
+    }
+    await this.#publishLatency(true).catch(() => {});
+    this.redis.disconnect();
+    return this.stats;
+  }
+
+  async #readOnce(cursor: string | undefined): Promise<string | undefined> {
+    const o = this.#opts;
+    const id = cursor ?? ">";
+    const reply = await this.redis.xreadgroup(
+      "GROUP",
+      o.group,
+      o.consumerName,
+      "COUNT",
+      o.batchSize,
+      "BLOCK",
+      o.blockMs,
+      "STREAMS",
+      o.stream,
+      id,
+    ) as [string, RawEntry[]][] | null; // deno-fmt-ignore
+    const entries = reply?.[0]?.[1] ?? [];
+    if (cursor === undefined) {
+      await this.#handle(entries);
+      return undefined;
+    }
+    // Re-reading our own pending entries: they may have been delivered before.
+    if (entries.length === 0) return undefined;
+    await this.#handle(entries, await this.#deliveries(entries));
+    return entries[entries.length - 1][0];
+  }
+
+  async #housekeeping(): Promise<void> {
+    const now = Date.now();
+    if (now >= this.#nextReclaimAt) {
+      this.#nextReclaimAt = now + Math.min(5000, Math.max(100, this.#opts.idleThresholdMs / 2));
+      await this.#reclaim();
+    }
+    if (now >= this.#nextTrimAt) {
+      this.#nextTrimAt = now + 1000;
+      await this.#trim();
+    }
+    if (now >= this.#nextLatencyAt) {
+      this.#nextLatencyAt = now + 1000;
+      await this.#publishLatency(false);
+    }
+  }
+
+  /** XAUTOCLAIM loop: takes over entries idle past the threshold, whoever holds them. */
+  async #reclaim(): Promise<void> {
+    const o = this.#opts;
+    let cursor = "0-0";
+    for (let round = 0; round < 100 && !this.#stopping; round++) {
+      const [next, entries, deleted] = await this.redis.xautoclaim(
+        o.stream,
+        o.group,
+        o.consumerName,
+        o.idleThresholdMs,
+        cursor,
+        "COUNT",
+        o.batchSize,
+      ) as [string, RawEntry[], string[]?]; // deno-fmt-ignore
+      // Redis 7 drops deleted entries from the PEL itself and lists them here.
+      if (deleted && deleted.length > 0) {
+        this.stats.deleted += deleted.length;
+        this.#log.warn(`${deleted.length} pending entries were deleted from the stream before processing`);
+      }
+      const live = entries.filter((e) => e[1] !== null);
+      if (live.length > 0) {
+        this.stats.reclaimed += live.length;
+        this.#log.info(`reclaimed ${live.length} entries idle for over ${o.idleThresholdMs} ms`);
+        await this.#handle(live, await this.#deliveries(live));
+      }
+      cursor = next;
+      if (cursor === "0-0") break;
+    }
+  }
+
+  /** Delivery counts of entries this consumer now owns, from XPENDING. */
+  async #deliveries(entries: RawEntry[]): Promise<Map<string, number>> {
+    const o = this.#opts;
+    const rows = await this.redis.xpending(
+      o.stream,
+      o.group,
+      entries[0][0],
+      entries[entries.length - 1][0],
+      entries.length * 2 + 16,
+      o.consumerName,
+    ) as [string, string, number, number][]; // deno-fmt-ignore
+    return new Map(rows.map(([id, , , count]) => [id, count]));
+  }
+
+  async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
+    if (entries.length === 0) return;
+    const o = this.#opts;
+    const [confirmed, duplicates, rejected, skipped] = await applyBatch(
+      this.redis,
+      buildBatch(entries, { ...o, deliveries }),
+    );
+    const doneMs = Date.now();
+    const s = this.stats;
+    s.read += entries.length;
+    s.confirmed += confirmed;
+    s.duplicates += duplicates;
+    s.rejected += rejected;
+    s.skipped += skipped;
+    s.batches++;
+    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${dlqKey(o.stream)}`);
+    for (const [id, flat] of entries) {
+      if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
+    }
+  }
+
+  /** Trims entries every group has acknowledged, once the stream is over its cap. */
+  async #trim(): Promise<void> {
+    const o = this.#opts;
+    if (await this.redis.xlen(o.stream) <= o.streamMaxlen) return;
+    const minId = await safeTrimId(this.redis, o.stream);
+    if (minId !== undefined) await this.redis.xtrim(o.stream, "MINID", "~", minId);
+  }
+
+  /** Publishes this consumer's enqueue-to-confirmation latency (HSET pix:latency <consumer> JSON). */
+  async #publishLatency(final: boolean): Promise<void> {
+    if (final) {
+      await this.redis.hdel(LATENCY_KEY, this.#opts.consumerName);
+      return;
+    }
+    if (this.#latency.totalCount === 0) return;
+    const summary = { ...summarize(this.#latency), at: new Date().toISOString() };
+    await this.redis.hset(LATENCY_KEY, this.#opts.consumerName, JSON.stringify(summary));
+  }
+}

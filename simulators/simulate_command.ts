@@ -1,0 +1,67 @@
+/**
+ * `deno task simulate`: one backend sends one payment and waits for its own confirmation.
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import {
+  backendIdOption,
+  type Confirmation,
+  createRedis,
+  intIn,
+  parseAmountOption,
+  redisUrlOption,
+  requireRedis,
+  responsePrefixOption,
+  responseStreamKey,
+  runCommand,
+  streamOption,
+  toStreamFields,
+  UserError,
+} from "@fastpix/pix";
+import { ConfirmationWatcher } from "./confirmations.ts";
+import { makePayment } from "./payments.ts";
+
+const program = new Command("simulate")
+  .description("Send one PIX payment from BACKEND_ID and wait for its confirmation.")
+  .addOption(redisUrlOption())
+  .addOption(streamOption())
+  .addOption(responsePrefixOption())
+  .addOption(backendIdOption())
+  .addOption(new Option("--amount <brl>", "amount (default: random)").argParser(parseAmountOption))
+  .addOption(
+    new Option("--timeout-ms <ms>", "how long to wait for the confirmation").default(10_000)
+      .argParser(intIn(1, 3_600_000)),
+  )
+  .action(async (opts) => {
+    await requireRedis(opts.redisUrl);
+    const payment = makePayment({ backendId: opts.backendId, amountCents: opts.amount });
+    const responseKey = responseStreamKey(opts.responsePrefix, opts.backendId);
+    const watcher = new ConfirmationWatcher(opts.redisUrl, [responseKey]);
+    let resolve!: (c: Confirmation) => void;
+    const answered = new Promise<Confirmation>((r) => resolve = r);
+    await watcher.start((c) => {
+      if (c.transaction_id === payment.transaction_id) resolve(c);
+    });
+    const redis = createRedis(opts.redisUrl, { name: "simulator" });
+    const t0 = performance.now();
+    try {
+      const id = await redis.xadd(opts.stream, "*", ...toStreamFields(payment));
+      console.log(
+        `sent ${payment.transaction_id} amount ${payment.amount} from backend ${payment.backend_id} as ${id}`,
+      );
+      const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), opts.timeoutMs));
+      const confirmation = await Promise.race([answered, timeout]);
+      if (confirmation === undefined) {
+        throw new UserError(
+          `No confirmation on ${responseKey} within ${opts.timeoutMs} ms: is a consumer running?`,
+        );
+      }
+      const ms = (performance.now() - t0).toFixed(2);
+      console.log(`${confirmation.status} in ${ms} ms: ${JSON.stringify(confirmation)}`);
+    } finally {
+      redis.disconnect();
+      await watcher.stop();
+    }
+  });
+
+if (import.meta.main) await runCommand(program);

@@ -1,0 +1,138 @@
+/**
+ * Test fixtures: private redis-server processes, consumer processes that can really be killed,
+ * payment injection and polling. Every server is started on a free loopback port and stopped.
+ * @module
+ */
+import {
+  createRedis,
+  parseAmountCents,
+  parseConfirmation,
+  type PaymentMessage,
+  type Redis,
+  RedisServer,
+  type RedisServerOptions,
+} from "@fastpix/pix";
+import { makePayment, streamEnqueuer } from "@fastpix/simulators";
+
+export { RedisServer };
+
+const ROOT = new URL("../", import.meta.url);
+
+/** Options for integration tests that hold servers and child processes. */
+export const INTEGRATION = { sanitizeOps: false, sanitizeResources: false } as const;
+
+/** Starts a private redis-server for one test. */
+export function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  return RedisServer.start(options);
+}
+
+/** A client for assertions (fails fast instead of queueing during outages). */
+export function client(url: string): Redis {
+  return createRedis(url, { name: "test", failFast: false });
+}
+
+/** Polls `check` every 20 ms until it returns true; throws after `timeoutMs` with `what`. */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A deno task script run as a real child process, with its output captured. */
+export class ChildTool {
+  #child: Deno.ChildProcess;
+  #output: Promise<string>;
+
+  constructor(script: string, args: string[], env: Record<string, string>) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(script, ROOT).pathname, ...args],
+      env: { LOG_LEVEL: "info", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const decode = async (stream: ReadableStream<Uint8Array>) => {
+      let text = "";
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+      return text;
+    };
+    const out = decode(this.#child.stdout);
+    const err = decode(this.#child.stderr);
+    this.#output = Promise.all([out, err]).then(([o, e]) => o + e);
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Sends a signal (SIGKILL is a crash, SIGTERM/SIGINT a graceful stop). */
+  kill(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch { /* already gone */ }
+  }
+
+  /** Waits for the exit; resolves to the exit code and everything it printed. */
+  async finished(): Promise<{ code: number; output: string }> {
+    const status = await this.#child.status;
+    return { code: status.code, output: await this.#output };
+  }
+}
+
+/** Starts `deno task consume` as a child process against `redisUrl`. */
+export function spawnConsumer(
+  redisUrl: string,
+  options: { name: string; args?: string[]; env?: Record<string, string> },
+): ChildTool {
+  return new ChildTool("consumer/consume_command.ts", options.args ?? [], {
+    REDIS_URL: redisUrl,
+    CONSUMER_NAME: options.name,
+    ...options.env,
+  });
+}
+
+/** Sends `count` payments over `backendIds` with the stream enqueuer; returns them. */
+export async function sendPayments(
+  redis: Redis,
+  count: number,
+  options: { stream?: string; backendIds?: string[]; batch?: number } = {},
+): Promise<PaymentMessage[]> {
+  const backendIds = options.backendIds ?? ["1", "2", "3", "4"];
+  const enqueuer = streamEnqueuer(options.stream ?? "pix_payments");
+  const all: PaymentMessage[] = [];
+  for (let i = 0; i < count; i += options.batch ?? 500) {
+    const batch = Array.from(
+      { length: Math.min(options.batch ?? 500, count - i) },
+      (_, j) => makePayment({ backendId: backendIds[(i + j) % backendIds.length] }),
+    );
+    await enqueuer.enqueue(redis, batch);
+    all.push(...batch);
+  }
+  return all;
+}
+
+/** The exact sum of `payments` as a 2-place decimal string. */
+export function sumAmounts(payments: PaymentMessage[]): { cents: bigint; text: string } {
+  const cents = payments.reduce((s, p) => s + BigInt(parseAmountCents(p.amount)!), 0n);
+  const text = `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
+  return { cents, text };
+}
+
+/** Every confirmation on a response stream, in order. */
+export async function confirmationsOf(redis: Redis, key: string) {
+  const entries = await redis.xrange(key, "-", "+");
+  return entries.map(([, fields]) => parseConfirmation(fields));
+}
+
+/** How many entries are pending in a group (all consumers). */
+export async function pendingCount(redis: Redis, stream: string, group = "pix_consumers") {
+  const summary = await redis.xpending(stream, group) as [number, ...unknown[]];
+  return Number(summary[0]);
+}
