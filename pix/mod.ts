@@ -16,3 +16,4 @@ export * from "./redis.ts";
 export * from "./redis_server.ts";
 export * from "./schema.ts";
 export * from "./lua_script.ts";
+export * from "./child_tool.ts";

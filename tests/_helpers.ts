@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  ChildTool,
   createRedis,
   parseAmountCents,
   parseConfirmation,
@@ -11,12 +12,11 @@ import {
   type Redis,
   RedisServer,
   type RedisServerOptions,
+  spawnConsumer,
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
 
-export { RedisServer };
-
-const ROOT = new URL("../", import.meta.url);
+export { ChildTool, RedisServer, spawnConsumer };
 
 /** Options for integration tests that hold servers and child processes. */
 export const INTEGRATION = { sanitizeOps: false, sanitizeResources: false } as const;
@@ -43,59 +43,6 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-/** A deno task script run as a real child process, with its output captured. */
-export class ChildTool {
-  #child: Deno.ChildProcess;
-  #output: Promise<string>;
-
-  constructor(script: string, args: string[], env: Record<string, string>) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL(script, ROOT).pathname, ...args],
-      env: { LOG_LEVEL: "info", ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const decode = async (stream: ReadableStream<Uint8Array>) => {
-      let text = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
-      return text;
-    };
-    const out = decode(this.#child.stdout);
-    const err = decode(this.#child.stderr);
-    this.#output = Promise.all([out, err]).then(([o, e]) => o + e);
-  }
-
-  get pid(): number {
-    return this.#child.pid;
-  }
-
-  /** Sends a signal (SIGKILL is a crash, SIGTERM/SIGINT a graceful stop). */
-  kill(signal: Deno.Signal): void {
-    try {
-      this.#child.kill(signal);
-    } catch { /* already gone */ }
-  }
-
-  /** Waits for the exit; resolves to the exit code and everything it printed. */
-  async finished(): Promise<{ code: number; output: string }> {
-    const status = await this.#child.status;
-    return { code: status.code, output: await this.#output };
-  }
-}
-
-/** Starts `deno task consume` as a child process against `redisUrl`. */
-export function spawnConsumer(
-  redisUrl: string,
-  options: { name: string; args?: string[]; env?: Record<string, string> },
-): ChildTool {
-  return new ChildTool("consumer/consume_command.ts", options.args ?? [], {
-    REDIS_URL: redisUrl,
-    CONSUMER_NAME: options.name,
-    ...options.env,
-  });
 }
 
 /** Sends `count` payments over `backendIds` with the stream enqueuer; returns them. */
