@@ -62,6 +62,10 @@ const program = new Command("consume")
       .env("IDEMPOTENCY_TTL_SECONDS").default(CONSUMER_DEFAULTS.markTtlSeconds)
       .argParser(intIn(1, 10 * 365 * 24 * 3600)),
   )
+  .addOption(
+    new Option("--settle-ms <ms>", "simulated settlement time per batch (0: none)").env("SETTLE_MS")
+      .default(0).argParser(intIn(0, 60_000)),
+  )
   .action(async (opts) => {
     const log = createLogger("consume");
     const pool = new ConsumerPool({
@@ -77,6 +81,7 @@ const program = new Command("consume")
       batchSize: opts.batchSize,
       blockMs: opts.blockMs,
       markTtlSeconds: opts.markTtl,
+      settleMs: opts.settleMs,
       limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
     }, opts.concurrency);
     // Ctrl+C under `deno task` arrives twice (the terminal signals the whole process group and

@@ -60,6 +60,8 @@ export interface StreamConsumerOptions {
   blockMs: number;
   /** How long a transaction id stays marked as processed, in seconds. */
   markTtlSeconds: number;
+  /** Simulated settlement work per batch, in ms, between validation and the atomic apply. */
+  settleMs?: number;
   limits: ValidationLimits;
   logger?: Logger;
 }
@@ -353,10 +355,9 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    const [confirmed, duplicates, rejected, skipped] = await applyBatch(
-      this.redis,
-      buildBatch(entries, { ...o, deliveries }),
-    );
+    const batch = buildBatch(entries, { ...o, deliveries });
+    if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+    const [confirmed, duplicates, rejected, skipped] = await applyBatch(this.redis, batch);
     const doneMs = Date.now();
     const s = this.stats;
     s.read += entries.length;
