@@ -71,7 +71,7 @@ export async function pingWithin(url: string, timeoutMs: number): Promise<boolea
     connectTimeout: timeoutMs,
   });
   probe.on("error", () => {});
-  let timer = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await probe.connect();
     const answer = await Promise.race([

@@ -49,7 +49,7 @@ const program = new Command("simulate")
       console.log(
         `sent ${payment.transaction_id} amount ${payment.amount} from backend ${payment.backend_id} as ${id}`,
       );
-      let timer = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<undefined>((r) =>
         timer = setTimeout(() => r(undefined), opts.timeoutMs)
       );
