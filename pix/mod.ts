@@ -17,3 +17,4 @@ export * from "./redis_server.ts";
 export * from "./schema.ts";
 export * from "./lua_script.ts";
 export * from "./child_tool.ts";
+export * from "./rinha_wire.ts";

@@ -1,5 +1,6 @@
 /**
- * Backend simulators: payment factory, enqueuers, confirmation watcher and the injector.
+ * Backend simulators: payment factory, enqueuers, confirmation watcher, the injector and the
+ * Rinha payment processor simulator.
  * @module
  */
 export * from "./payments.ts";
@@ -7,3 +8,4 @@ export * from "./enqueue.ts";
 export * from "./confirmations.ts";
 export * from "./injector.ts";
 export { printReport } from "./report.ts";
+export * from "./processor.ts";
