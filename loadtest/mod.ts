@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./bench.ts";
+export * from "./rinha_bench.ts";

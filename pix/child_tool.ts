@@ -12,6 +12,8 @@ export interface ChildToolOptions {
   env?: Record<string, string>;
   /** Show the child's output on this process's stderr as it comes (default: capture only). */
   echo?: boolean;
+  /** Run it with this niceness (`nice -n`): background work yields the CPU to latency-critical work. */
+  nice?: number;
 }
 
 /** A repo script (path from the repo root) run with `deno run -A` as a child process. */
@@ -20,8 +22,10 @@ export class ChildTool {
   #output: Promise<string>;
 
   constructor(script: string, options: ChildToolOptions = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL(script, ROOT).pathname, ...(options.args ?? [])],
+    const args = ["run", "-A", new URL(script, ROOT).pathname, ...(options.args ?? [])];
+    const niced = options.nice !== undefined && options.nice !== 0;
+    this.#child = new Deno.Command(niced ? "nice" : Deno.execPath(), {
+      args: niced ? ["-n", String(options.nice), Deno.execPath(), ...args] : args,
       env: options.env,
       stdin: "null",
       stdout: "piped",

@@ -179,6 +179,10 @@ const startCommand = new Command("start")
       .argParser(intIn(1, 64)),
   )
   .addOption(
+    new Option("--worker-nice <n>", "niceness of workers and simulators (the APIs keep 0)")
+      .env("RINHA_WORKER_NICE").default(10).argParser(intIn(0, 19)),
+  )
+  .addOption(
     new Option("--simulator-ports <default,fallback>", "ports of the started simulators")
       .default("8001,8002").argParser(parsePortPair),
   )
@@ -200,8 +204,13 @@ const startCommand = new Command("start")
       Deno.exit(code);
     };
     onStopSignal(() => void stopAll(0));
-    const spawn = (script: string, args: string[], what: string, env: Record<string, string>) => {
-      const tool = new ChildTool(script, { args, env, echo: true });
+    const spawn = (
+      script: string,
+      args: string[],
+      what: string,
+      options: { env?: Record<string, string>; nice?: number },
+    ) => {
+      const tool = new ChildTool(script, { args, echo: true, ...options });
       children.push({ tool, what });
       tool.finished().then(({ code }) => {
         if (stopping) return;
@@ -230,7 +239,7 @@ const startCommand = new Command("start")
         "simulators/processor_command.ts",
         ["--name", name, "--port", String(port)],
         `processor ${name}`,
-        {},
+        { nice: opts.workerNice },
       );
       urls[name] = `http://127.0.0.1:${port}`;
       await waitForHttp(`${urls[name]}/`, `processor simulator ${name}`);
@@ -248,8 +257,8 @@ const startCommand = new Command("start")
   };
     for (let i = 1; i <= opts.workers; i++) {
       spawn("rinha/rinha_command.ts", ["worker"], `worker ${i}`, {
-        ...env,
-        CONSUMER_NAME: `rinha_worker_${i}_${Deno.pid}`,
+        env: { ...env, CONSUMER_NAME: `rinha_worker_${i}_${Deno.pid}` },
+        nice: opts.workerNice,
       });
     }
     for (let i = 1; i <= opts.apis; i++) {
@@ -263,7 +272,7 @@ const startCommand = new Command("start")
           opts.hostname,
         ],
         `api ${i}`,
-        env,
+        { env },
       );
     }
     const base = `http://${opts.hostname === "0.0.0.0" ? "127.0.0.1" : opts.hostname}:${opts.port}`;

@@ -1,0 +1,111 @@
+/**
+ * `deno task bench:rinha`: the Rinha de Backend 2025 test shape against this repo's Rinha mode
+ * (started privately unless `--url` is given), as a table and JSON
+ * (`loadtest/results/rinha-<time>.json`, or `--json PATH`). A benchmark, not a test.
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import Table from "cli-table3";
+import { intIn, parseAmountOption, runCommand, UserError } from "@fastpix/pix";
+import { RINHA_SCHEDULE, runRinhaBench } from "./rinha_bench.ts";
+
+function parseUrl(text: string): string {
+  try {
+    return new URL(text).toString().replace(/\/$/, "");
+  } catch {
+    throw new InvalidArgumentError("Expected a URL such as http://localhost:9999.");
+  }
+}
+
+const program = new Command("bench:rinha")
+  .description(
+    "Ramp payments to --max-rate over --duration with the challenge's processor schedule.",
+  )
+  .addOption(
+    new Option("--duration <s>", "length of the load").default(60).argParser(intIn(5, 3600)),
+  )
+  .addOption(
+    new Option("--max-rate <per-second>", "rate at the end of the ramp").default(600).argParser(
+      intIn(1, 100_000),
+    ),
+  )
+  .addOption(
+    new Option("--check-every <s>", "consistency check interval").default(10).argParser(
+      intIn(1, 600),
+    ),
+  )
+  .addOption(
+    new Option("--drain <s>", "longest wait for the backlog after the load").default(20).argParser(
+      intIn(0, 600),
+    ),
+  )
+  .addOption(
+    new Option("--apis <n>", "API processes (started stack)").default(2).argParser(intIn(1, 16)),
+  )
+  .addOption(
+    new Option("--workers <n>", "worker processes (started stack)").default(2).argParser(
+      intIn(1, 16),
+    ),
+  )
+  .addOption(
+    new Option("--amount <brl>", "amount of every payment").default(1990, "19.90").argParser(
+      parseAmountOption,
+    ),
+  )
+  .addOption(
+    new Option("--url <url>", "a running backend (default: start one)").argParser(parseUrl),
+  )
+  .addOption(
+    new Option("--processor-default-url <url>", "with --url: the default processor").argParser(
+      parseUrl,
+    ),
+  )
+  .addOption(
+    new Option("--processor-fallback-url <url>", "with --url: the fallback processor").argParser(
+      parseUrl,
+    ),
+  )
+  .addOption(new Option("--token <token>", "processors' admin token").default("123"))
+  .option("--json <path>", "where to write the JSON report")
+  .action(async (opts) => {
+    if (opts.url && !(opts.processorDefaultUrl && opts.processorFallbackUrl)) {
+      throw new UserError("--url needs --processor-default-url and --processor-fallback-url");
+    }
+    const report = await runRinhaBench({
+      url: opts.url,
+      processorUrls: opts.url
+        ? { default: opts.processorDefaultUrl!, fallback: opts.processorFallbackUrl! }
+        : undefined,
+      token: opts.token,
+      durationS: opts.duration,
+      maxRate: opts.maxRate,
+      checkEveryS: opts.checkEvery,
+      drainS: opts.drain,
+      apis: opts.apis,
+      workers: opts.workers,
+      amountCents: opts.amount,
+      schedule: RINHA_SCHEDULE,
+    }, (line) => console.error(line));
+
+    const table = new Table({ head: ["", "count", "p50 ms", "p99 ms", "max ms"] });
+    for (const [name, l] of Object.entries(report.latency)) {
+      table.push([`HTTP ${name}`, l.count, l.p50, l.p99, l.max]);
+    }
+    console.log(table.toString());
+    const money = new Table({ head: ["processor", "payments", "amount", "fee"] });
+    for (const [name, p] of Object.entries(report.processed)) {
+      money.push([name, p.count, p.amount, p.fee]);
+    }
+    console.log(money.toString());
+    console.log(
+      `requests ${report.requests.sent} (accepted ${report.requests.accepted}, failed ${report.requests.failed}), ` +
+        `lag ${report.lag}, inconsistent checks ${report.inconsistentChecks}/${report.checks.length} ` +
+        `(amount ${report.inconsistencyAmount}), net ${report.net}, score ${report.score}`,
+    );
+    const path = opts.json ?? `loadtest/results/rinha-${report.at.replace(/[:.]/g, "-")}.json`;
+    await Deno.mkdir(new URL(".", new URL(path, `file://${Deno.cwd()}/`)), { recursive: true });
+    await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
+    console.error(`report written to ${path}`);
+  }); // deno-fmt-ignore
+
+if (import.meta.main) await runCommand(program);
