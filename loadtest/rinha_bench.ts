@@ -92,6 +92,10 @@ export interface RinhaBenchReport {
   net: string;
   score: string;
   drainMs: number;
+  /** How far the load generator fell behind its schedule at worst (a sign of CPU contention). */
+  generatorLagMs: number;
+  /** The machine's 1-minute load average before and after the run. */
+  loadAverage: { before: number; after: number };
 }
 
 interface Summaries {
@@ -289,6 +293,7 @@ async function measure(
     inFlight.add(task);
   };
 
+  const loadBefore = Deno.loadavg()[0];
   const durationMs = o.durationS * 1000;
   const started = Date.now();
   const timers: ReturnType<typeof setTimeout>[] = [];
@@ -319,9 +324,11 @@ async function measure(
 
   // Open model: the rate grows linearly from 1/s to maxRate/s; payments due by t are sent at t.
   const rate = (s: number) => 1 + (o.maxRate - 1) * Math.min(1, s / o.durationS);
+  let generatorLagMs = 0;
   while (Date.now() - started < durationMs) {
     const s = (Date.now() - started) / 1000;
     const due = Math.floor(s * (1 + rate(s)) / 2);
+    generatorLagMs = Math.max(generatorLagMs, ((due - requests.sent) / rate(s)) * 1000);
     while (requests.sent < due) send();
     await sleep(2);
   }
@@ -384,5 +391,7 @@ async function measure(
     net: micro(net),
     score: micro(score),
     drainMs,
+    generatorLagMs: Math.round(generatorLagMs),
+    loadAverage: { before: loadBefore, after: Deno.loadavg()[0] },
   }; // deno-fmt-ignore
 }

@@ -100,7 +100,8 @@ const program = new Command("bench:rinha")
     console.log(
       `requests ${report.requests.sent} (accepted ${report.requests.accepted}, failed ${report.requests.failed}), ` +
         `lag ${report.lag}, inconsistent checks ${report.inconsistentChecks}/${report.checks.length} ` +
-        `(amount ${report.inconsistencyAmount}), net ${report.net}, score ${report.score}`,
+        `(amount ${report.inconsistencyAmount}), net ${report.net}, score ${report.score}; ` +
+        `generator lag ${report.generatorLagMs} ms, load average ${report.loadAverage.before} → ${report.loadAverage.after}`,
     );
     const path = opts.json ?? `loadtest/results/rinha-${report.at.replace(/[:.]/g, "-")}.json`;
     await Deno.mkdir(new URL(".", new URL(path, `file://${Deno.cwd()}/`)), { recursive: true });

@@ -43,6 +43,8 @@ interface ProcessorView {
   health?: HealthReport;
   outcome?: { ok: boolean; at: number };
   lastProbeAt: number;
+  /** Moving average of the latency of accepted payments, ms. */
+  latencyMs?: number;
 }
 
 /** Routing state of one worker process. */
@@ -61,9 +63,27 @@ export class Router {
     view.health = report;
   }
 
-  /** Takes the outcome of a payment call: ok = answered 200/422, not ok = 5xx, 429 or no answer. */
-  observe(processor: ProcessorName, ok: boolean, nowMs = Date.now()): void {
-    this.#views[processor].outcome = { ok, at: nowMs };
+  /**
+   * Takes the outcome of a payment call: ok = answered 200/422 (with its latency), not ok = 5xx,
+   * 429 or no answer.
+   */
+  observe(processor: ProcessorName, ok: boolean, nowMs = Date.now(), latencyMs?: number): void {
+    const view = this.#views[processor];
+    view.outcome = { ok, at: nowMs };
+    if (ok && latencyMs !== undefined) {
+      view.latencyMs = view.latencyMs === undefined
+        ? latencyMs
+        : view.latencyMs + (latencyMs - view.latencyMs) * 0.1;
+    }
+  }
+
+  /**
+   * When a payment sent now is expected to be recorded, in ms from now: the processor's
+   * minResponseTime, or the recent observed latency when that is longer (the requestedAt lead).
+   */
+  expectedLatency(processor: ProcessorName): number {
+    const view = this.#views[processor];
+    return Math.round(Math.max(view.health?.minResponseTime ?? 0, view.latencyMs ?? 0));
   }
 
   /** Whether the newest information says the processor is up. */
@@ -73,7 +93,7 @@ export class Router {
     return health ? !health.failing : true;
   }
 
-  /** The expected response time, from the latest health report (0 when unknown). */
+  /** The health report's minResponseTime (0 when unknown): what routing compares. */
   responseTime(processor: ProcessorName): number {
     return this.#views[processor].health?.minResponseTime ?? 0;
   }

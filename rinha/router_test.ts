@@ -54,3 +54,18 @@ Deno.test("router: both down means wait, with rare probes", () => {
   assert.deepEqual(r.choices(10, 2300), ["default"]);
   assert.deepEqual(r.choices(10, 2350), [], "a young payment never probes fallback");
 });
+
+Deno.test("router: the expected latency follows what payments take, never below minResponseTime", () => {
+  const r = new Router(policy);
+  assert.equal(r.expectedLatency("default"), 0);
+  r.updateHealth("default", health(false, 100));
+  assert.equal(r.expectedLatency("default"), 100);
+  r.observe("default", true, 2000, 400);
+  assert.equal(r.expectedLatency("default"), 400, "the first observation is taken as is");
+  r.observe("default", true, 2001, 300);
+  assert.equal(r.expectedLatency("default"), 390, "then a moving average");
+  for (let i = 0; i < 100; i++) r.observe("default", true, 2002 + i, 1);
+  assert.equal(r.expectedLatency("default"), 100, "floored at minResponseTime");
+  r.observe("fallback", false, 2000, 5000);
+  assert.equal(r.expectedLatency("fallback"), 0, "failures do not count");
+});

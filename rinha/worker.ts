@@ -249,7 +249,7 @@ export class RinhaWorker {
       try {
         const choices: Choice[] = this.router.choices(now - receivedMs, now).map((p) => ({
           processor: p,
-          requestedAtMs: now + this.router.responseTime(p),
+          requestedAtMs: now + this.router.expectedLatency(p),
         }));
         if (choices.length === 0) {
           // Nothing usable now (both down, or default down and this payment waits for it).
@@ -274,6 +274,7 @@ export class RinhaWorker {
           return;
         }
         let outcome;
+        const sentAt = performance.now();
         try {
           outcome = await postPayment(o.processorUrls[p], {
             correlationId,
@@ -284,7 +285,7 @@ export class RinhaWorker {
           this.#slots.release();
         }
         if (outcome.kind === "paid" || outcome.kind === "duplicate") {
-          this.router.observe(p, true);
+          this.router.observe(p, true, Date.now(), performance.now() - sentAt);
           let paid = { cents, requestedAtMs: begun.requestedAtMs };
           if (outcome.kind === "duplicate") {
             this.stats.duplicates++;
