@@ -4,18 +4,10 @@
  * (`loadtest/results/rinha-<time>.json`, or `--json PATH`). A benchmark, not a test.
  * @module
  */
-import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { intIn, parseAmountOption, runCommand, UserError } from "@fastpix/pix";
+import { intIn, parseAmountOption, parseHttpUrl, runCommand, UserError } from "@fastpix/pix";
 import { RINHA_SCHEDULE, runRinhaBench } from "./rinha_bench.ts";
-
-function parseUrl(text: string): string {
-  try {
-    return new URL(text).toString().replace(/\/$/, "");
-  } catch {
-    throw new InvalidArgumentError("Expected a URL such as http://localhost:9999.");
-  }
-}
 
 const program = new Command("bench:rinha")
   .description(
@@ -53,16 +45,16 @@ const program = new Command("bench:rinha")
     ),
   )
   .addOption(
-    new Option("--url <url>", "a running backend (default: start one)").argParser(parseUrl),
+    new Option("--url <url>", "a running backend (default: start one)").argParser(parseHttpUrl),
   )
   .addOption(
     new Option("--processor-default-url <url>", "with --url: the default processor").argParser(
-      parseUrl,
+      parseHttpUrl,
     ),
   )
   .addOption(
     new Option("--processor-fallback-url <url>", "with --url: the fallback processor").argParser(
-      parseUrl,
+      parseHttpUrl,
     ),
   )
   .addOption(new Option("--token <token>", "processors' admin token").default("123"))

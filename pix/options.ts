@@ -44,6 +44,20 @@ export function parseRedisUrl(text: string): string {
   return text;
 }
 
+/** Parser for an http:// or https:// URL (a trailing slash is dropped). */
+export function parseHttpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError("Expected a URL such as http://localhost:8001.");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new InvalidArgumentError("Expected an http:// or https:// URL.");
+  }
+  return text.replace(/\/+$/, "");
+}
+
 /** Parser for a key or group name: printable, no spaces, at most 200 characters. */
 export function parseName(text: string): string {
   if (!/^[\x21-\x7e]{1,200}$/.test(text)) {

@@ -11,6 +11,7 @@ import {
   createLogger,
   idleThresholdOption,
   intIn,
+  parseHttpUrl,
   parseRedisUrl,
   redactUrl,
   RedisServer,
@@ -22,19 +23,6 @@ import {
 import { RinhaApi } from "./api.ts";
 import { DEFAULT_POLICY } from "./router.ts";
 import { RinhaWorker, WORKER_DEFAULTS } from "./worker.ts";
-
-function parseHttpUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError("Expected a URL such as http://localhost:8001.");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidArgumentError("Expected an http:// or https:// URL.");
-  }
-  return text.replace(/\/+$/, "");
-}
 
 function parsePortPair(text: string): [number, number] {
   const ports = text.split(",").map((p) => Number(p.trim()));
@@ -58,23 +46,33 @@ const portOption = () =>
 const hostnameOption = () =>
   new Option("--hostname <host>", "API address").env("RINHA_HOSTNAME").default("127.0.0.1");
 
-const workerOptions = {
-  concurrency: () =>
-    new Option("--concurrency <n>", "payment requests in flight per worker")
-      .env("RINHA_CONCURRENCY").default(WORKER_DEFAULTS.concurrency).argParser(intIn(1, 10_000)),
-  requestTimeout: () =>
-    new Option("--request-timeout-ms <ms>", "after this, a payment's outcome is unknown")
-      .env("RINHA_REQUEST_TIMEOUT_MS").default(WORKER_DEFAULTS.requestTimeoutMs)
-      .argParser(intIn(1, 600_000)),
-  healthInterval: () =>
-    new Option("--health-interval-ms <ms>", "at most one health call per processor per this")
-      .env("HEALTH_INTERVAL_MS").default(WORKER_DEFAULTS.healthIntervalMs)
-      .argParser(intIn(1, 3_600_000)),
-  fallbackAfter: () =>
-    new Option("--fallback-after-ms <ms>", "how long a payment waits for a down default")
-      .env("RINHA_FALLBACK_AFTER_MS").default(DEFAULT_POLICY.fallbackAfterMs)
-      .argParser(intIn(0, 3_600_000)),
-};
+/** Adds the worker's tuning flags (shared by `worker` and the all-in-one `start`). */
+// deno-lint-ignore ban-types
+function withWorkerOptions<A extends unknown[], O extends {}, G extends {}>(
+  command: Command<A, O, G>,
+) {
+  return command
+    .addOption(idleThresholdOption())
+    .addOption(
+      new Option("--concurrency <n>", "payment requests in flight per worker")
+        .env("RINHA_CONCURRENCY").default(WORKER_DEFAULTS.concurrency).argParser(intIn(1, 10_000)),
+    )
+    .addOption(
+      new Option("--request-timeout-ms <ms>", "after this, a payment's outcome is unknown")
+        .env("RINHA_REQUEST_TIMEOUT_MS").default(WORKER_DEFAULTS.requestTimeoutMs)
+        .argParser(intIn(1, 600_000)),
+    )
+    .addOption(
+      new Option("--health-interval-ms <ms>", "at most one health call per processor per this")
+        .env("HEALTH_INTERVAL_MS").default(WORKER_DEFAULTS.healthIntervalMs)
+        .argParser(intIn(1, 3_600_000)),
+    )
+    .addOption(
+      new Option("--fallback-after-ms <ms>", "how long a payment waits for a down default")
+        .env("RINHA_FALLBACK_AFTER_MS").default(DEFAULT_POLICY.fallbackAfterMs)
+        .argParser(intIn(0, 3_600_000)),
+    );
+}
 
 const log = createLogger("rinha");
 
@@ -109,7 +107,7 @@ const apiCommand = new Command("api")
     Deno.exit(0);
   });
 
-const workerCommand = new Command("worker")
+const workerCommand = withWorkerOptions(new Command("worker"))
   .description("Run one routing worker (pays queued payments; one of them checks health).")
   .addOption(redisUrlOption())
   .addOption(defaultUrlOption().default("http://127.0.0.1:8001"))
@@ -118,11 +116,6 @@ const workerCommand = new Command("worker")
     new Option("--consumer-name <name>", "name in the group").env("CONSUMER_NAME")
       .default(`rinha_worker_${Deno.hostname()}_${Deno.pid}`, "rinha_worker_<host>_<pid>"),
   )
-  .addOption(idleThresholdOption())
-  .addOption(workerOptions.concurrency())
-  .addOption(workerOptions.requestTimeout())
-  .addOption(workerOptions.healthInterval())
-  .addOption(workerOptions.fallbackAfter())
   .action(async (opts) => {
     await requireRedis(opts.redisUrl);
     const worker = new RinhaWorker({
@@ -160,7 +153,7 @@ async function waitForHttp(url: string, what: string, timeoutMs = 15_000): Promi
   throw new UserError(`${what} did not answer at ${url} within ${timeoutMs / 1000} s`);
 }
 
-const startCommand = new Command("start")
+const startCommand = withWorkerOptions(new Command("start"))
   .description("Start everything: Redis, processors (unless given), workers and APIs.")
   .addOption(
     new Option("--redis-url <url>", "Redis to use (default: a private redis-server)")
@@ -186,11 +179,6 @@ const startCommand = new Command("start")
     new Option("--simulator-ports <default,fallback>", "ports of the started simulators")
       .default("8001,8002").argParser(parsePortPair),
   )
-  .addOption(idleThresholdOption())
-  .addOption(workerOptions.concurrency())
-  .addOption(workerOptions.requestTimeout())
-  .addOption(workerOptions.healthInterval())
-  .addOption(workerOptions.fallbackAfter())
   .action(async (opts) => {
     const children: { tool: ChildTool; what: string }[] = [];
     let redis: RedisServer | undefined;
