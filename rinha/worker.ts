@@ -6,7 +6,14 @@
  * with XAUTOCLAIM and retries them under the same processor and requestedAt while in doubt.
  * @module
  */
-import { createLogger, createRedis, errorMessage, type Logger, type Redis } from "@fastpix/pix";
+import {
+  createLogger,
+  createRedis,
+  errorMessage,
+  type Logger,
+  type Redis,
+  UUID_PATTERN,
+} from "@fastpix/pix";
 import { HealthMonitor } from "./health.ts";
 import { lookupPayment, postPayment } from "./processor_client.ts";
 import { DEFAULT_POLICY, Router, type RoutingPolicy } from "./router.ts";
@@ -59,6 +66,8 @@ export interface WorkerStats {
   reclaimed: number;
   /** Entries whose payment someone had already counted. */
   alreadyCounted: number;
+  /** Malformed entries dropped (not written by the API). */
+  discarded: number;
 }
 
 /** Backoff between attempts of one payment: 20 ms doubling up to 1 s, with jitter. */
@@ -105,6 +114,7 @@ export class RinhaWorker {
     unknown: 0,
     reclaimed: 0,
     alreadyCounted: 0,
+    discarded: 0,
   };
   readonly router: Router;
   readonly health: HealthMonitor;
@@ -231,7 +241,9 @@ export class RinhaWorker {
     }
     if (reclaimed) this.stats.reclaimed++;
     const receivedMs = Number(id.slice(0, id.indexOf("-")));
-    const task = this.#pay(id, cid, cents, receivedMs)
+    const valid = UUID_PATTERN.test(cid) && Number.isSafeInteger(cents) && cents > 0;
+    const work = valid ? this.#pay(id, cid, cents, receivedMs) : this.#discard(id, fields);
+    const task = work
       .catch((error) => this.#log.error(`payment ${cid} stopped: ${errorMessage(error)}`))
       .finally(() => {
         this.#inHand.delete(id);
@@ -316,6 +328,16 @@ export class RinhaWorker {
         await this.#sleep(retryDelayMs(failures++));
       }
     }
+  }
+
+  /** Drops an entry the API would never have queued (written to the stream by hand). */
+  async #discard(entryId: string, fields: string[]): Promise<void> {
+    this.stats.discarded++;
+    this.#log.warn(
+      `dropping queue entry ${entryId} ${JSON.stringify(fields).slice(0, 120)}: ` +
+        "it needs a UUID in field c and whole cents above zero in field a",
+    );
+    await this.#store.ack(entryId);
   }
 
   /** Takes over entries idle past the threshold in any worker's hands (dead or stalled). */

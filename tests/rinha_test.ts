@@ -359,7 +359,7 @@ Deno.test("healthy processors: every payment paid once by default, summary equal
   assert.equal(await r.redis.xlen(RINHA_KEYS.queue), 0, "recorded entries are acknowledged and deleted");
 }); // deno-fmt-ignore
 
-Deno.test("duplicates: the same correlationId twice (API and raw queue entry) is paid and counted once", INTEGRATION, async () => {
+Deno.test("duplicates: the same correlationId twice (API and raw queue entry) is paid and counted once; junk entries dropped", INTEGRATION, async () => {
   await using r = await rig();
   const id = crypto.randomUUID();
   for (const amount of ["19.90", "19.90", "55.00"]) {
@@ -373,6 +373,10 @@ Deno.test("duplicates: the same correlationId twice (API and raw queue entry) is
   // A duplicate that bypassed the ingress mark (e.g. replayed into the stream) is acknowledged unpaid.
   await r.redis.xadd(RINHA_KEYS.queue, "*", "c", id, "a", "1990");
   await waitFor("the raw duplicate to be acknowledged", async () => await r.redis.xlen(RINHA_KEYS.queue) === 0);
+  // A malformed entry (not written by the API) is dropped with a warning; the worker carries on.
+  await r.redis.xadd(RINHA_KEYS.queue, "*", "c", "not-a-uuid", "a", "abc");
+  await waitFor("the malformed entry to be dropped", async () => await r.redis.xlen(RINHA_KEYS.queue) === 0);
+  assert.equal(r.workers[0].worker.stats.discarded, 1);
   assert.equal(r.processors.default.stats.paymentRequests, 1, "sent to the processor once");
   assert.deepEqual((await assertConsistent(r)).default, { count: 1, cents: 1990 });
   assert.equal(r.workers[0].worker.stats.alreadyCounted, 1);
