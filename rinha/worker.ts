@@ -254,80 +254,81 @@ export class RinhaWorker {
 
   /** Pays one payment until it is recorded (or the worker stops: it then stays pending). */
   async #pay(entryId: string, correlationId: string, cents: number, receivedMs: number) {
-    const o = this.#opts;
     let failures = 0;
     while (!this.#stopping) {
-      const now = Date.now();
-      try {
-        const choices: Choice[] = this.router.choices(now - receivedMs, now).map((p) => ({
-          processor: p,
-          requestedAtMs: now + this.router.expectedLatency(p),
-        }));
-        if (choices.length === 0) {
-          // Nothing usable now (both down, or default down and this payment waits for it).
-          await this.#sleep(retryDelayMs(failures++));
-          continue;
-        }
-        const begun = await this.#store.begin(correlationId, choices);
-        if (begun.kind === "paid") {
-          this.stats.alreadyCounted++;
-          await this.#store.ack(entryId);
-          return;
-        }
-        if (begun.kind === "wait") {
-          await this.#sleep(retryDelayMs(failures++));
-          continue;
-        }
-        const p = begun.processor;
-        await this.#slots.acquire();
-        if (this.#stopping) {
-          this.#slots.release();
-          await this.#store.release(correlationId, begun); // never sent: unbind it
-          return;
-        }
-        let outcome;
-        const sentAt = performance.now();
-        try {
-          outcome = await postPayment(o.processorUrls[p], {
-            correlationId,
-            cents,
-            requestedAtMs: begun.requestedAtMs,
-          }, o.requestTimeoutMs);
-        } finally {
-          this.#slots.release();
-        }
-        if (outcome.kind === "paid" || outcome.kind === "duplicate") {
-          this.router.observe(p, true, Date.now(), performance.now() - sentAt);
-          let paid = { cents, requestedAtMs: begun.requestedAtMs };
-          if (outcome.kind === "duplicate") {
-            this.stats.duplicates++;
-            // Count what the processor holds (by construction the same values we sent).
-            paid = await lookupPayment(o.processorUrls[p], correlationId, 2000) ?? paid;
-          }
-          const counted = await this.#store.record({
-            correlationId,
-            processor: p,
-            ...paid,
-            entryId,
-          });
-          if (counted) this.stats.recorded++;
-          else this.stats.alreadyCounted++;
-          return;
-        }
-        this.router.observe(p, false);
-        if (outcome.kind === "refused") {
-          this.stats.refused++;
-          await this.#store.release(correlationId, begun);
-        } else {
-          this.stats.unknown++;
-          this.#log.debug(`payment ${correlationId} to ${p}: ${outcome.reason}; will retry`);
-        }
+      if (this.router.choices(Date.now() - receivedMs).length === 0) {
+        // Nothing usable now (both down, or default down and this payment waits for it).
         await this.#sleep(retryDelayMs(failures++));
+        continue;
+      }
+      // A slot bounds the Redis and HTTP work in flight, also when a recovery wakes thousands.
+      await this.#slots.acquire();
+      let result: "done" | "retry";
+      try {
+        result = this.#stopping
+          ? "done"
+          : await this.#attempt(entryId, correlationId, cents, receivedMs);
       } catch (error) {
         this.#log.warn(`payment ${correlationId}: ${errorMessage(error)}; will retry`);
-        await this.#sleep(retryDelayMs(failures++));
+        result = "retry";
+      } finally {
+        this.#slots.release();
       }
+      if (result === "done") return;
+      await this.#sleep(retryDelayMs(failures++));
     }
+  }
+
+  /** One attempt: pick where and when (begin), send, then record or release. */
+  async #attempt(
+    entryId: string,
+    correlationId: string,
+    cents: number,
+    receivedMs: number,
+  ): Promise<"done" | "retry"> {
+    const o = this.#opts;
+    const now = Date.now();
+    const choices: Choice[] = this.router.choices(now - receivedMs, now).map((p) => ({
+      processor: p,
+      requestedAtMs: now + this.router.expectedLatency(p),
+    }));
+    if (choices.length === 0) return "retry";
+    const begun = await this.#store.begin(correlationId, choices);
+    if (begun.kind === "paid") {
+      this.stats.alreadyCounted++;
+      await this.#store.ack(entryId);
+      return "done";
+    }
+    if (begun.kind === "wait") return "retry";
+    const p = begun.processor;
+    const sentAt = performance.now();
+    const outcome = await postPayment(o.processorUrls[p], {
+      correlationId,
+      cents,
+      requestedAtMs: begun.requestedAtMs,
+    }, o.requestTimeoutMs);
+    if (outcome.kind === "paid" || outcome.kind === "duplicate") {
+      this.router.observe(p, true, Date.now(), performance.now() - sentAt);
+      let paid = { cents, requestedAtMs: begun.requestedAtMs };
+      if (outcome.kind === "duplicate") {
+        this.stats.duplicates++;
+        // Count what the processor holds (by construction the same values we sent).
+        paid = await lookupPayment(o.processorUrls[p], correlationId, 2000) ?? paid;
+      }
+      const counted = await this.#store.record({ correlationId, processor: p, ...paid, entryId });
+      if (counted) this.stats.recorded++;
+      else this.stats.alreadyCounted++;
+      return "done";
+    }
+    this.router.observe(p, false);
+    if (outcome.kind === "refused") {
+      this.stats.refused++;
+      await this.#store.release(correlationId, begun);
+    } else {
+      this.stats.unknown++;
+      this.#log.debug(`payment ${correlationId} to ${p}: ${outcome.reason}; will retry`);
+    }
+    return "retry";
   }
 
   /** Drops an entry the API would never have queued (written to the stream by hand). */
