@@ -79,6 +79,8 @@ export interface RinhaBenchReport {
   options: Omit<RinhaBenchOptions, "schedule"> & { schedule: string };
   requests: { sent: number; accepted: number; failed: number };
   latency: { all: LatencySummary; payments: LatencySummary; summary: LatencySummary };
+  /** Latency of all calls per tenth of the run (the schedule changes at 1/6, 2/6, ...). */
+  latencyBySlice: LatencySummary[];
   processed: {
     default: { count: number; amount: string; fee: string };
     fallback: { count: number; amount: string; fee: string };
@@ -222,6 +224,9 @@ async function measure(
   const all = createLatencyHistogram();
   const paymentsLatency = createLatencyHistogram();
   const summaryLatency = createLatencyHistogram();
+  // Per 10 % of the run, to see whether slow calls follow the schedule or the machine.
+  const slices = Array.from({ length: 10 }, () => createLatencyHistogram());
+  let loadStart = 0;
   const timed = async (histogram: LatencyHistogram, request: () => Promise<Response>) => {
     const t0 = performance.now();
     const response = await request();
@@ -229,6 +234,10 @@ async function measure(
     const ms = performance.now() - t0;
     recordMs(histogram, ms);
     recordMs(all, ms);
+    if (loadStart > 0) {
+      const slice = Math.floor(((Date.now() - loadStart) / (o.durationS * 1000)) * 10);
+      recordMs(slices[Math.min(9, Math.max(0, slice))], ms);
+    }
     return { response, body };
   };
   const backendSummary = async (query: string): Promise<Summaries> => {
@@ -296,6 +305,7 @@ async function measure(
   const loadBefore = Deno.loadavg()[0];
   const durationMs = o.durationS * 1000;
   const started = Date.now();
+  loadStart = started;
   const timers: ReturnType<typeof setTimeout>[] = [];
   for (const stage of o.schedule.slice(1)) {
     timers.push(setTimeout(() => {
@@ -380,6 +390,7 @@ async function measure(
       payments: summarize(paymentsLatency),
       summary: summarize(summaryLatency),
     },
+    latencyBySlice: slices.map((h) => summarize(h)),
     processed: {
       default: { count: final.backend.default[0], amount: formatCents(dCents), fee: micro(feeD) },
       fallback: { count: final.backend.fallback[0], amount: formatCents(fCents), fee: micro(feeF) },

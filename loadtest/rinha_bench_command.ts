@@ -84,6 +84,9 @@ const program = new Command("bench:rinha")
       table.push([`HTTP ${name}`, l.count, l.p50, l.p99, l.max]);
     }
     console.log(table.toString());
+    console.log(
+      `p99 per tenth of the run (ms): ${report.latencyBySlice.map((l) => l.p99).join(" ")}`,
+    );
     const money = new Table({ head: ["processor", "payments", "amount", "fee"] });
     for (const [name, p] of Object.entries(report.processed)) {
       money.push([name, p.count, p.amount, p.fee]);
