@@ -338,7 +338,13 @@ async function measure(
   while (Date.now() - started < durationMs) {
     const s = (Date.now() - started) / 1000;
     const due = Math.floor(s * (1 + rate(s)) / 2);
-    generatorLagMs = Math.max(generatorLagMs, ((due - requests.sent) / rate(s)) * 1000);
+    if (due > requests.sent) {
+      // When the oldest unsent payment fell due: solve n = t + a·t² for t.
+      const a = (o.maxRate - 1) / (2 * o.durationS);
+      const n = requests.sent + 1;
+      const dueAt = a > 0 ? (Math.sqrt(1 + 4 * a * n) - 1) / (2 * a) : n;
+      generatorLagMs = Math.max(generatorLagMs, (s - dueAt) * 1000);
+    }
     while (requests.sent < due) send();
     await sleep(2);
   }

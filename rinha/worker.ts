@@ -43,7 +43,7 @@ export interface WorkerOptions {
 
 /** Defaults for everything but the connection, processors and name. */
 export const WORKER_DEFAULTS = {
-  concurrency: 256,
+  concurrency: 128,
   maxInHand: 20_000,
   requestTimeoutMs: 10_000,
   idleThresholdMs: 5000,
