@@ -59,6 +59,8 @@ export interface RinhaBenchOptions {
   /** Fixed amount of every payment, in cents (the challenge sends 19.90). */
   amountCents: number;
   schedule: readonly Stage[];
+  /** Seconds of the same ramp against a trivial server first (0: none). */
+  baselineS: number;
 }
 
 /** One consistency check. */
@@ -79,6 +81,8 @@ export interface RinhaBenchReport {
   options: Omit<RinhaBenchOptions, "schedule"> & { schedule: string };
   requests: { sent: number; accepted: number; failed: number };
   latency: { all: LatencySummary; payments: LatencySummary; summary: LatencySummary };
+  /** The same generator against a trivial Deno.serve: the machine's floor at that moment. */
+  baseline: LatencySummary | null;
   /** Latency of all calls per tenth of the run (the schedule changes at 1/6, 2/6, ...). */
   latencyBySlice: LatencySummary[];
   processed: {
@@ -176,6 +180,34 @@ async function startStack(o: RinhaBenchOptions, stack: Stack) {
   return { url, processorUrls };
 }
 
+/**
+ * Open model: the rate grows linearly from 1/s to `maxRate`/s over `durationS`; every payment due
+ * by a tick is sent at that tick. Resolves to how far behind its schedule it fell at worst, in ms.
+ */
+async function ramp(
+  durationS: number,
+  maxRate: number,
+  send: () => void,
+  sent: () => number,
+): Promise<number> {
+  const started = Date.now();
+  const rate = (s: number) => 1 + (maxRate - 1) * Math.min(1, s / durationS);
+  const a = (maxRate - 1) / (2 * durationS);
+  let lagMs = 0;
+  while (Date.now() - started < durationS * 1000) {
+    const s = (Date.now() - started) / 1000;
+    const due = Math.floor(s * (1 + rate(s)) / 2);
+    if (due > sent()) {
+      // When the oldest unsent payment fell due: solve n = t + a·t² for t.
+      const dueAt = a > 0 ? (Math.sqrt(1 + 4 * a * (sent() + 1)) - 1) / (2 * a) : sent() + 1;
+      lagMs = Math.max(lagMs, (s - dueAt) * 1000);
+    }
+    while (sent() < due) send();
+    await sleep(2);
+  }
+  return Math.round(lagMs);
+}
+
 /** Runs the challenge's shape against a backend; `onLine` gets progress lines. */
 export async function runRinhaBench(
   o: RinhaBenchOptions,
@@ -183,13 +215,44 @@ export async function runRinhaBench(
 ): Promise<RinhaBenchReport> {
   const stack = new Stack();
   try {
+    const baseline = o.baselineS > 0 ? await measureBaseline(o, stack) : null;
+    if (baseline) {
+      onLine(`baseline (trivial server): p50 ${baseline.p50} ms, p99 ${baseline.p99} ms`);
+    }
     const { url, processorUrls } = o.url && o.processorUrls
       ? { url: o.url, processorUrls: o.processorUrls }
       : await startStack(o, stack);
-    return await measure(o, url, processorUrls, onLine);
+    return { ...await measure(o, url, processorUrls, onLine), baseline };
   } finally {
     await stack.stop();
   }
+}
+
+/** A ramp to the same peak rate over `baselineS` against `hello_server.ts`. */
+async function measureBaseline(o: RinhaBenchOptions, stack: Stack): Promise<LatencySummary> {
+  const port = freePort();
+  const server = new ChildTool("loadtest/hello_server.ts", { args: [String(port)] });
+  stack.children.push(server);
+  await waitHttp(`http://127.0.0.1:${port}/`, "the baseline server", stack);
+  const histogram = createLatencyHistogram();
+  const body = `{"correlationId":"${crypto.randomUUID()}","amount":${formatCents(o.amountCents)}}`;
+  let sent = 0;
+  const inFlight: Promise<void>[] = [];
+  const send = () => {
+    sent++;
+    const t0 = performance.now();
+    inFlight.push(
+      fetch(`http://127.0.0.1:${port}/payments`, { method: "POST", body })
+        .then((r) => r.text())
+        .then(() => recordMs(histogram, performance.now() - t0), () => {}),
+    );
+  };
+  await ramp(o.baselineS, o.maxRate, send, () => sent);
+  await Promise.all(inFlight);
+  server.kill("SIGTERM");
+  await server.finished();
+  stack.children.splice(stack.children.indexOf(server), 1);
+  return summarize(histogram);
 }
 
 async function measure(
@@ -197,7 +260,7 @@ async function measure(
   url: string,
   processorUrls: { default: string; fallback: string },
   onLine: (line: string) => void,
-): Promise<RinhaBenchReport> {
+): Promise<Omit<RinhaBenchReport, "baseline">> {
   const admin = (p: "default" | "fallback", path: string, init: RequestInit = {}) =>
     fetch(`${processorUrls[p]}${path}`, {
       ...init,
@@ -332,22 +395,7 @@ async function measure(
     }
   })();
 
-  // Open model: the rate grows linearly from 1/s to maxRate/s; payments due by t are sent at t.
-  const rate = (s: number) => 1 + (o.maxRate - 1) * Math.min(1, s / o.durationS);
-  let generatorLagMs = 0;
-  while (Date.now() - started < durationMs) {
-    const s = (Date.now() - started) / 1000;
-    const due = Math.floor(s * (1 + rate(s)) / 2);
-    if (due > requests.sent) {
-      // When the oldest unsent payment fell due: solve n = t + a·t² for t.
-      const a = (o.maxRate - 1) / (2 * o.durationS);
-      const n = requests.sent + 1;
-      const dueAt = a > 0 ? (Math.sqrt(1 + 4 * a * n) - 1) / (2 * a) : n;
-      generatorLagMs = Math.max(generatorLagMs, (s - dueAt) * 1000);
-    }
-    while (requests.sent < due) send();
-    await sleep(2);
-  }
+  const generatorLagMs = await ramp(o.durationS, o.maxRate, send, () => requests.sent);
   for (const t of timers) clearTimeout(t);
   await checking;
   await Promise.all(inFlight);
@@ -408,7 +456,7 @@ async function measure(
     net: micro(net),
     score: micro(score),
     drainMs,
-    generatorLagMs: Math.round(generatorLagMs),
+    generatorLagMs,
     loadAverage: { before: loadBefore, after: Deno.loadavg()[0] },
   }; // deno-fmt-ignore
 }

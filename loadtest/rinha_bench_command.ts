@@ -58,6 +58,10 @@ const program = new Command("bench:rinha")
     ),
   )
   .addOption(new Option("--token <token>", "processors' admin token").default("123"))
+  .addOption(
+    new Option("--baseline <s>", "first, the same ramp against a trivial server (0: skip)")
+      .default(10).argParser(intIn(0, 600)),
+  )
   .option("--json <path>", "where to write the JSON report")
   .action(async (opts) => {
     if (opts.url && !(opts.processorDefaultUrl && opts.processorFallbackUrl)) {
@@ -77,12 +81,15 @@ const program = new Command("bench:rinha")
       workers: opts.workers,
       amountCents: opts.amount,
       schedule: RINHA_SCHEDULE,
+      baselineS: opts.baseline,
     }, (line) => console.error(line));
 
     const table = new Table({ head: ["", "count", "p50 ms", "p99 ms", "max ms"] });
     for (const [name, l] of Object.entries(report.latency)) {
       table.push([`HTTP ${name}`, l.count, l.p50, l.p99, l.max]);
     }
+    const b = report.baseline;
+    if (b) table.push(["baseline (trivial server)", b.count, b.p50, b.p99, b.max]);
     console.log(table.toString());
     console.log(
       `p99 per tenth of the run (ms): ${report.latencyBySlice.map((l) => l.p99).join(" ")}`,
