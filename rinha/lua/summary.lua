@@ -14,13 +14,17 @@ local TOP = 6
 local SIZE = {}
 SIZE[0] = 1
 for k = 1, TOP do SIZE[k] = SIZE[k - 1] * 10 end
+local DIGIT = {}
+for d = 0, 9 do DIGIT[d] = tostring(d) end
 
-local function add(acc, sums, level, buckets)
+-- Adds the buckets named in `names` (strings) of one level to acc = {count, cents}.
+local function add(acc, sums, level, names)
   local fields = {}
-  for i = 1, #buckets do
-    fields[#fields + 1] = 'n' .. level .. ':' .. buckets[i]
-    fields[#fields + 1] = 'c' .. level .. ':' .. buckets[i]
-    if #fields >= 1000 or i == #buckets then
+  local n, c = 'n' .. level .. ':', 'c' .. level .. ':'
+  for i = 1, #names do
+    fields[#fields + 1] = n .. names[i]
+    fields[#fields + 1] = c .. names[i]
+    if #fields >= 1000 or i == #names then
       local values = redis.call('HMGET', sums, unpack(fields))
       for j = 1, #values, 2 do
         acc[1] = acc[1] + (tonumber(values[j]) or 0)
@@ -29,6 +33,21 @@ local function add(acc, sums, level, buckets)
       fields = {}
     end
   end
+end
+
+-- The names of buckets first..last, built as parent .. digit: converting a 13-digit number to a
+-- string is the costly part, and a short run of buckets has at most two parents.
+local function names(first, last)
+  local out, parent, prefix = {}, nil, nil
+  for b = first, last do
+    local p = math.floor(b / 10)
+    if p ~= parent then
+      parent = p
+      prefix = p == 0 and '' or tostring(p)
+    end
+    out[#out + 1] = prefix .. DIGIT[b - p * 10]
+  end
+  return out
 end
 
 local function topExists(index, b)
@@ -58,9 +77,7 @@ local function sumRange(acc, sums, index, level, lo, hi)
       sumRange(acc, sums, index, level - 1, (last + 1) * s, hi)
     end
   else
-    local buckets = {}
-    for b = first, last do buckets[#buckets + 1] = b end
-    add(acc, sums, level, buckets)
+    add(acc, sums, level, names(first, last))
     sumRange(acc, sums, index, level - 1, lo, first * s - 1)
     sumRange(acc, sums, index, level - 1, (last + 1) * s, hi)
   end
