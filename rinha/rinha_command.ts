@@ -68,6 +68,11 @@ function withWorkerOptions<A extends unknown[], O extends {}, G extends {}>(
         .argParser(intIn(1, 3_600_000)),
     )
     .addOption(
+      new Option("--attempts-per-second <n>", "most payment attempts a worker starts per second")
+        .env("RINHA_ATTEMPTS_PER_SECOND").default(WORKER_DEFAULTS.attemptsPerSecond)
+        .argParser(intIn(1, 1_000_000)),
+    )
+    .addOption(
       new Option("--fallback-after-ms <ms>", "how long a payment waits for a down default")
         .env("RINHA_FALLBACK_AFTER_MS").default(DEFAULT_POLICY.fallbackAfterMs)
         .argParser(intIn(0, 3_600_000)),
@@ -127,6 +132,7 @@ const workerCommand = withWorkerOptions(new Command("worker"))
       requestTimeoutMs: opts.requestTimeoutMs,
       idleThresholdMs: opts.idleThresholdMs,
       healthIntervalMs: opts.healthIntervalMs,
+      attemptsPerSecond: opts.attemptsPerSecond,
       policy: { ...DEFAULT_POLICY, fallbackAfterMs: opts.fallbackAfterMs },
     });
     onStopSignal(() => worker.stop());
@@ -242,6 +248,7 @@ const startCommand = withWorkerOptions(new Command("start"))
     IDLE_THRESHOLD_MS: String(opts.idleThresholdMs),
     HEALTH_INTERVAL_MS: String(opts.healthIntervalMs),
     RINHA_FALLBACK_AFTER_MS: String(opts.fallbackAfterMs),
+    RINHA_ATTEMPTS_PER_SECOND: String(opts.attemptsPerSecond),
   };
     for (let i = 1; i <= opts.workers; i++) {
       spawn("rinha/rinha_command.ts", ["worker"], `worker ${i}`, {

@@ -37,6 +37,11 @@ export interface WorkerOptions {
   healthIntervalMs: number;
   /** How long one XREADGROUP waits. */
   blockMs: number;
+  /**
+   * Most payment attempts started per second: a backlog released by a recovery drains at this
+   * pace instead of flooding Redis (which the APIs share) all at once.
+   */
+  attemptsPerSecond: number;
   policy: RoutingPolicy;
   logger?: Logger;
 }
@@ -49,6 +54,7 @@ export const WORKER_DEFAULTS = {
   idleThresholdMs: 5000,
   healthIntervalMs: 5000,
   blockMs: 200,
+  attemptsPerSecond: 1500,
   policy: DEFAULT_POLICY,
 } as const;
 
@@ -105,6 +111,36 @@ class Slots {
   }
 }
 
+/** A token bucket: `take()` resolves when an attempt may start. */
+class Pace {
+  #tokens: number;
+  #last = performance.now();
+  #queue: Promise<void> = Promise.resolve();
+  constructor(readonly perSecond: number, readonly burst = Math.max(1, perSecond / 20)) {
+    this.#tokens = this.burst;
+  }
+  take(): Promise<void> {
+    this.#queue = this.#queue.then(async () => {
+      for (;;) {
+        const now = performance.now();
+        this.#tokens = Math.min(
+          this.burst,
+          this.#tokens + ((now - this.#last) * this.perSecond) / 1000,
+        );
+        this.#last = now;
+        if (this.#tokens >= 1) {
+          this.#tokens--;
+          return;
+        }
+        await new Promise((r) =>
+          setTimeout(r, Math.ceil(((1 - this.#tokens) * 1000) / this.perSecond))
+        );
+      }
+    });
+    return this.#queue;
+  }
+}
+
 /** One worker: a reading loop, per-payment tasks, reclaim and lease timers, a health monitor. */
 export class RinhaWorker {
   readonly stats: WorkerStats = {
@@ -124,6 +160,7 @@ export class RinhaWorker {
   #reader: Redis;
   #store: RinhaStore;
   #slots: Slots;
+  #pace: Pace;
   #inHand = new Map<string, Promise<void>>();
   #stopping = false;
   #stopped: Promise<void>;
@@ -140,6 +177,7 @@ export class RinhaWorker {
     });
     this.#store = new RinhaStore(this.#redis);
     this.#slots = new Slots(options.concurrency);
+    this.#pace = new Pace(options.attemptsPerSecond);
     this.router = new Router(options.policy);
     this.health = new HealthMonitor({
       redis: this.#redis,
@@ -261,7 +299,8 @@ export class RinhaWorker {
         await this.#sleep(retryDelayMs(failures++));
         continue;
       }
-      // A slot bounds the Redis and HTTP work in flight, also when a recovery wakes thousands.
+      // The pace and a slot bound the Redis and HTTP work, also when a recovery wakes thousands.
+      await this.#pace.take();
       await this.#slots.acquire();
       let result: "done" | "retry";
       try {
@@ -369,13 +408,14 @@ export class RinhaWorker {
   /** Resets the idle time of entries in hand, so a live worker's slow payments are not taken. */
   async #renewLeases(): Promise<void> {
     const ids = [...this.#inHand.keys()];
-    for (let i = 0; i < ids.length; i += 500) {
+    // Small chunks: one long XCLAIM would hold Redis (and the APIs' commands) for milliseconds.
+    for (let i = 0; i < ids.length; i += 100) {
       await this.#redis.xclaim(
         RINHA_KEYS.queue,
         RINHA_KEYS.group,
         this.#opts.consumerName,
         0,
-        ...ids.slice(i, i + 500),
+        ...ids.slice(i, i + 100),
         "JUSTID",
       );
     }

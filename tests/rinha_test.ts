@@ -491,7 +491,9 @@ Deno.test("a worker SIGKILLed mid-payment: another reclaims, nothing lost, nothi
   const heir = r.startWorker({ consumerName: "heir" });
   await waitPaid(r.redis, 100);
   const all = await assertConsistent(r);
-  assert.deepEqual(all.default, { count: 100, cents: amounts.reduce((a, b) => a + b, 0) });
+  // Payments the victim had begun are bound to default; the others may go to the faster fallback.
+  assert.equal(all.default.count + all.fallback.count, 100);
+  assert.equal(all.default.cents + all.fallback.cents, amounts.reduce((a, b) => a + b, 0));
   assert.equal(r.processors.default.recordedCount + r.processors.fallback.recordedCount, 100, "no payment was paid twice");
   assert.ok(heir.stats.reclaimed >= 30, `reclaimed ${heir.stats.reclaimed}`);
   assert.ok(heir.stats.duplicates >= 1, "the victim's in-flight payments came back as 422 and were counted once");
