@@ -8,6 +8,7 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import {
   ChildTool,
+  type ChildToolOptions,
   createLogger,
   idleThresholdOption,
   intIn,
@@ -183,98 +184,90 @@ const startCommand = withWorkerOptions(new Command("start"))
   )
   .addOption(
     new Option("--simulator-ports <default,fallback>", "ports of the started simulators")
-      .default("8001,8002").argParser(parsePortPair),
+      .default([8001, 8002] as [number, number], "8001,8002").argParser(parsePortPair),
   )
   .action(async (opts) => {
     const children: { tool: ChildTool; what: string }[] = [];
     let redis: RedisServer | undefined;
     let stopping = false;
-    const stopAll = async (code: number) => {
-      if (stopping) return;
+    const stopAll = async () => {
       stopping = true;
       for (const c of children) c.tool.kill("SIGTERM");
       await Promise.all(children.map((c) => c.tool.finished()));
       await redis?.stop();
-      Deno.exit(code);
     };
-    onStopSignal(() => void stopAll(0));
-    const spawn = (
-      script: string,
-      args: string[],
-      what: string,
-      options: { env?: Record<string, string>; nice?: number },
-    ) => {
+    onStopSignal(() => {
+      if (!stopping) void stopAll().then(() => Deno.exit(0));
+    });
+    const spawn = (script: string, args: string[], what: string, options: ChildToolOptions) => {
       const tool = new ChildTool(script, { args, echo: true, ...options });
       children.push({ tool, what });
       tool.finished().then(({ code }) => {
         if (stopping) return;
         log.error(`${what} exited with code ${code}: stopping everything`);
-        void stopAll(1);
+        void stopAll().then(() => Deno.exit(1));
       });
-      return tool;
     };
 
-    let redisUrl = opts.redisUrl;
-    if (redisUrl === undefined) {
-      const dir = new URL("../.fastpix/redis-rinha/", import.meta.url).pathname;
-      redis = await RedisServer.start({ dir });
-      redisUrl = redis.url;
-      log.info(`started a private redis-server at ${redisUrl} (data in .fastpix/redis-rinha)`);
-    } else {
-      await requireRedis(redisUrl);
-      log.info(`using Redis at ${redactUrl(redisUrl)}`);
-    }
+    try {
+      let redisUrl = opts.redisUrl;
+      if (redisUrl === undefined) {
+        const dir = new URL("../.fastpix/redis-rinha/", import.meta.url).pathname;
+        redis = await RedisServer.start({ dir });
+        redisUrl = redis.url;
+        log.info(`started a private redis-server at ${redisUrl} (data in .fastpix/redis-rinha)`);
+      } else {
+        await requireRedis(redisUrl);
+        log.info(`using Redis at ${redactUrl(redisUrl)}`);
+      }
 
-    const [defaultPort, fallbackPort] = opts.simulatorPorts;
-    const urls = { default: opts.processorDefaultUrl, fallback: opts.processorFallbackUrl };
-    for (const [name, port] of [["default", defaultPort], ["fallback", fallbackPort]] as const) {
-      if (urls[name] !== undefined) continue;
-      spawn(
-        "simulators/processor_command.ts",
-        ["--name", name, "--port", String(port)],
-        `processor ${name}`,
-        { nice: opts.workerNice },
-      );
-      urls[name] = `http://127.0.0.1:${port}`;
-      await waitForHttp(`${urls[name]}/`, `processor simulator ${name}`);
-    } // deno-fmt-ignore
+      const urls = { default: opts.processorDefaultUrl, fallback: opts.processorFallbackUrl };
+      for (const [i, name] of (["default", "fallback"] as const).entries()) {
+        if (urls[name] !== undefined) continue;
+        const port = String(opts.simulatorPorts[i]);
+        spawn(
+          "simulators/processor_command.ts",
+          ["--name", name, "--port", port],
+          `processor ${name}`,
+          {
+            nice: opts.workerNice,
+          },
+        );
+        urls[name] = `http://127.0.0.1:${port}`;
+        await waitForHttp(`${urls[name]}/`, `processor simulator ${name}`);
+      }
 
-    const env: Record<string, string> = {
-    REDIS_URL: redisUrl,
-    PROCESSOR_DEFAULT_URL: urls.default!,
-    PROCESSOR_FALLBACK_URL: urls.fallback!,
-    RINHA_CONCURRENCY: String(opts.concurrency),
-    RINHA_REQUEST_TIMEOUT_MS: String(opts.requestTimeoutMs),
-    IDLE_THRESHOLD_MS: String(opts.idleThresholdMs),
-    HEALTH_INTERVAL_MS: String(opts.healthIntervalMs),
-    RINHA_FALLBACK_AFTER_MS: String(opts.fallbackAfterMs),
-    RINHA_ATTEMPTS_PER_SECOND: String(opts.attemptsPerSecond),
-  };
-    for (let i = 1; i <= opts.workers; i++) {
-      spawn("rinha/rinha_command.ts", ["worker"], `worker ${i}`, {
-        env: { ...env, CONSUMER_NAME: `rinha_worker_${i}_${Deno.pid}` },
-        nice: opts.workerNice,
-      });
-    }
-    for (let i = 1; i <= opts.apis; i++) {
-      spawn(
-        "rinha/rinha_command.ts",
-        [
-          "api",
-          "--port",
-          String(opts.port),
-          "--hostname",
-          opts.hostname,
-        ],
-        `api ${i}`,
-        { env },
+      const env: Record<string, string> = {
+        REDIS_URL: redisUrl,
+        PROCESSOR_DEFAULT_URL: urls.default!,
+        PROCESSOR_FALLBACK_URL: urls.fallback!,
+        RINHA_CONCURRENCY: String(opts.concurrency),
+        RINHA_REQUEST_TIMEOUT_MS: String(opts.requestTimeoutMs),
+        IDLE_THRESHOLD_MS: String(opts.idleThresholdMs),
+        HEALTH_INTERVAL_MS: String(opts.healthIntervalMs),
+        RINHA_FALLBACK_AFTER_MS: String(opts.fallbackAfterMs),
+        RINHA_ATTEMPTS_PER_SECOND: String(opts.attemptsPerSecond),
+      };
+      for (let i = 1; i <= opts.workers; i++) {
+        spawn("rinha/rinha_command.ts", ["worker"], `worker ${i}`, {
+          env: { ...env, CONSUMER_NAME: `rinha_worker_${i}_${Deno.pid}` },
+          nice: opts.workerNice,
+        });
+      }
+      const apiArgs = ["api", "--port", String(opts.port), "--hostname", opts.hostname];
+      for (let i = 1; i <= opts.apis; i++) {
+        spawn("rinha/rinha_command.ts", apiArgs, `api ${i}`, { env });
+      }
+      const host = opts.hostname === "0.0.0.0" ? "127.0.0.1" : opts.hostname;
+      const base = `http://${host}:${opts.port}`;
+      await waitForHttp(`${base}/payments-summary`, "the API");
+      log.info(
+        `ready: ${base} (${opts.apis} APIs, ${opts.workers} workers; processors ${urls.default} and ${urls.fallback})`,
       );
+    } catch (error) {
+      await stopAll(); // leave nothing running behind a failed start
+      throw error;
     }
-    const base = `http://${opts.hostname === "0.0.0.0" ? "127.0.0.1" : opts.hostname}:${opts.port}`;
-    await waitForHttp(`${base}/payments-summary`, "the API");
-    log.info(
-      `ready: ${base} (${opts.apis} APIs, ${opts.workers} workers; processors ${urls.default} and ${urls.fallback})`,
-    );
     await new Promise(() => {}); // until a signal
   });
 
