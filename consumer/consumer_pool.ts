@@ -5,6 +5,7 @@
  */
 import {
   type ConsumerStats,
+  emptyStats,
   StreamConsumer,
   type StreamConsumerOptions,
 } from "./stream_consumer.ts";
