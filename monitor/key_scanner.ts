@@ -1,0 +1,86 @@
+/**
+ * Key discovery with `SCAN` (never `KEYS`), spread over refreshes: each refresh adds one `SCAN`
+ * step to its pipeline, so a keyspace of millions of idempotency marks never stalls a refresh.
+ * Discovered keys are cached; a key is dropped when a full pass ends without it (it was deleted)
+ * or when reading it shows it is gone or of another type.
+ * @module
+ */
+
+/** What kind of key a prefix finds. */
+export type KeyKind = "response" | "source_list" | "processing_list";
+
+/** A prefix and the kind of key it finds. */
+export interface KeyPattern {
+  prefix: string;
+  kind: KeyKind;
+}
+
+/** Incremental `SCAN` state: the cursor of the pass in progress and the keys found so far. */
+export class KeyScanner {
+  #patterns: readonly KeyPattern[];
+  #cursor = "0";
+  #known = new Map<string, KeyKind>();
+  #seenThisPass = new Set<string>();
+  #passes = 0;
+
+  /** `count` is the `COUNT` hint of each `SCAN` step. */
+  constructor(patterns: readonly KeyPattern[], readonly count = 1000) {
+    this.#patterns = patterns;
+  }
+
+  /** The cursor to send with the next `SCAN` step. */
+  get cursor(): string {
+    return this.#cursor;
+  }
+
+  /** Full passes over the keyspace completed so far. */
+  get passes(): number {
+    return this.#passes;
+  }
+
+  /** True once one full pass has completed: the known keys are then all the keys. */
+  get complete(): boolean {
+    return this.#passes > 0;
+  }
+
+  /** The kind of `key` by its prefix, or undefined when no pattern matches. */
+  classify(key: string): KeyKind | undefined {
+    return this.#patterns.find((p) => key.startsWith(p.prefix))?.kind;
+  }
+
+  /** Applies the reply of one `SCAN` step: `[nextCursor, keys]`. */
+  apply(reply: [string, string[]]): void {
+    const [next, keys] = reply;
+    for (const key of keys) {
+      const kind = this.classify(key);
+      if (kind === undefined) continue;
+      this.#known.set(key, kind);
+      this.#seenThisPass.add(key);
+    }
+    this.#cursor = next;
+    if (next !== "0") return;
+    // A key that existed during the whole pass was returned by it; the others were deleted.
+    for (const key of this.#known.keys()) {
+      if (!this.#seenThisPass.has(key)) this.#known.delete(key);
+    }
+    this.#seenThisPass.clear();
+    this.#passes++;
+  }
+
+  /** Forgets a key that reading showed to be gone or of another type. */
+  forget(key: string): void {
+    this.#known.delete(key);
+  }
+
+  /** The known keys of one kind, sorted. */
+  keys(kind: KeyKind): string[] {
+    return [...this.#known].filter(([, k]) => k === kind).map(([key]) => key).sort(naturalCompare);
+  }
+}
+
+const collator = new Intl.Collator("en", { numeric: true });
+
+/** Natural order: `backend_2` before `backend_10`. */
+export function naturalCompare(a: string, b: string): number {
+  return collator.compare(a, b);
+}
