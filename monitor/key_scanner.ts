@@ -1,6 +1,7 @@
 /**
  * Key discovery with `SCAN` (never `KEYS`), spread over refreshes: each refresh adds one `SCAN`
  * step to its pipeline, so a keyspace of millions of idempotency marks never stalls a refresh.
+ * `MATCH` and `TYPE` filter on the server, so a step's reply holds only candidate keys.
  * Discovered keys are cached; a key is dropped when a full pass ends without it (it was deleted)
  * or when reading it shows it is gone or of another type.
  * @module
@@ -15,6 +16,21 @@ export interface KeyPattern {
   kind: KeyKind;
 }
 
+/** Options of {@link KeyScanner}. */
+export interface KeyScannerOptions {
+  /** `COUNT` hint of each step (keys the server looks at). Default 1000. */
+  count?: number;
+  /** `TYPE` filter of each step (`stream`, `list`). */
+  type?: string;
+  /** Send a `MATCH` for the first pattern's prefix (when there is one pattern). */
+  match?: boolean;
+}
+
+/** Escapes the glob characters of a `SCAN MATCH` pattern. */
+export function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
 /** Incremental `SCAN` state: the cursor of the pass in progress and the keys found so far. */
 export class KeyScanner {
   #patterns: readonly KeyPattern[];
@@ -22,15 +38,20 @@ export class KeyScanner {
   #known = new Map<string, KeyKind>();
   #seenThisPass = new Set<string>();
   #passes = 0;
+  #filters: string[];
 
-  /** `count` is the `COUNT` hint of each `SCAN` step. */
-  constructor(patterns: readonly KeyPattern[], readonly count = 1000) {
+  constructor(patterns: readonly KeyPattern[], options: KeyScannerOptions = {}) {
     this.#patterns = patterns;
+    this.#filters = ["COUNT", String(options.count ?? 1000)];
+    if (options.match && patterns.length === 1) {
+      this.#filters.push("MATCH", `${globEscape(patterns[0].prefix)}*`);
+    }
+    if (options.type) this.#filters.push("TYPE", options.type);
   }
 
-  /** The cursor to send with the next `SCAN` step. */
-  get cursor(): string {
-    return this.#cursor;
+  /** The arguments of the next `SCAN` step: cursor, then `COUNT`/`MATCH`/`TYPE`. */
+  args(): string[] {
+    return [this.#cursor, ...this.#filters];
   }
 
   /** Full passes over the keyspace completed so far. */

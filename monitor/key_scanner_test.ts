@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KeyScanner } from "./key_scanner.ts";
+import { globEscape, KeyScanner } from "./key_scanner.ts";
 
 const patterns = [
   { prefix: "backend_bacen_response_", kind: "response" as const },
@@ -7,10 +7,10 @@ const patterns = [
 ];
 
 Deno.test("keys found over several SCAN steps are kept, sorted naturally, by kind", () => {
-  const scanner = new KeyScanner(patterns, 100);
-  assert.equal(scanner.cursor, "0");
+  const scanner = new KeyScanner(patterns, { count: 100, type: "stream" });
+  assert.deepEqual(scanner.args(), ["0", "COUNT", "100", "TYPE", "stream"]);
   scanner.apply(["17", ["backend_bacen_response_10", "pix:done:x", "source_list_0"]]);
-  assert.equal(scanner.cursor, "17");
+  assert.equal(scanner.args()[0], "17");
   assert.equal(scanner.complete, false);
   scanner.apply(["0", ["backend_bacen_response_2", "processed_count"]]);
   assert.equal(scanner.complete, true);
@@ -35,4 +35,10 @@ Deno.test("a key missing from a whole pass is dropped; forget drops at once", ()
   scanner.forget("backend_bacen_response_3");
   assert.deepEqual(scanner.keys("response"), ["backend_bacen_response_2"]);
   assert.equal(scanner.passes, 2);
+});
+
+Deno.test("MATCH carries the prefix with its glob characters escaped", () => {
+  const scanner = new KeyScanner([{ prefix: "resp[*]?_", kind: "response" }], { match: true });
+  assert.deepEqual(scanner.args(), ["0", "COUNT", "1000", "MATCH", "resp\\[\\*\\]\\?_*"]);
+  assert.equal(globEscape("a\\b"), "a\\\\b");
 });

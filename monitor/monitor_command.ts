@@ -31,6 +31,13 @@ function secondsIn(min: number, max: number): (text: string) => number {
   };
 }
 
+/** `IDLE_THRESHOLD_MS`, read here as the idle time that makes a consumer holding entries stalled. */
+function stallThresholdOption() {
+  const option = idleThresholdOption();
+  option.description = "idle time past which a consumer holding pending entries is stalled";
+  return option;
+}
+
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const program = new Command("monitor")
@@ -42,7 +49,7 @@ const program = new Command("monitor")
   .addOption(streamOption())
   .addOption(groupOption())
   .addOption(responsePrefixOption())
-  .addOption(idleThresholdOption())
+  .addOption(stallThresholdOption())
   .addOption(
     new Option("--interval <seconds>", "refresh interval").default(500, "0.5")
       .argParser(secondsIn(0.05, 3600)),
@@ -53,7 +60,7 @@ const program = new Command("monitor")
   )
   .addOption(
     new Option("--scan-count <n>", "keys examined per SCAN step (one step per refresh)")
-      .default(1000).argParser(intIn(10, 1_000_000)),
+      .default(5000).argParser(intIn(10, 1_000_000)),
   )
   .option("--once", "print one plain snapshot and exit", false)
   .option("--json", "print one snapshot as JSON and exit", false)

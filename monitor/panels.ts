@@ -141,13 +141,15 @@ function responsesPanel(s: Snapshot): Panel {
     empty: `no ${r.prefix}* streams`,
     fixed: false,
     cut: "middle",
-    more: (hidden) => ({
-      cells: [`… ${int(hidden.length)} more`, int(hidden.reduce((n, h) => n + lengthOf(h), 0))],
-    }),
+    more: moreWithTotal,
   };
 }
 
-const lengthOf = (row: Row) => Number(row.cells[1].replaceAll(",", "")) || 0;
+/** The row for hidden rows whose second cell is a length: how many, and their total length. */
+function moreWithTotal(hidden: Row[]): Row {
+  const total = hidden.reduce((n, h) => n + (Number(h.cells[1].replaceAll(",", "")) || 0), 0);
+  return { cells: [`… ${int(hidden.length)} more`, int(total)] };
+}
 
 function dlqPanel(s: Snapshot): Panel {
   const d = s.dlq;
@@ -189,9 +191,7 @@ function listsPanel(s: Snapshot): Panel {
     empty: "none",
     fixed: false,
     cut: "middle",
-    more: (hidden) => ({
-      cells: [`… ${int(hidden.length)} more`, int(hidden.reduce((n, h) => n + lengthOf(h), 0))],
-    }),
+    more: moreWithTotal,
   };
 }
 

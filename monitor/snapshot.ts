@@ -11,6 +11,7 @@ import {
   errorMessage,
   formatCents,
   LATENCY_KEY,
+  type LatencySummary,
   parseAmountCents,
   PROCESSED_COUNT_KEY,
   redactUrl,
@@ -66,14 +67,8 @@ export interface ResponseStreamInfo {
 }
 
 /** A latency summary one consumer published in `pix:latency` (milliseconds). */
-export interface LatencyInfo {
+export interface LatencyInfo extends LatencySummary {
   consumer: string;
-  count: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  mean: number;
   /** When the consumer published it (ISO 8601). */
   at: string;
 }
@@ -161,19 +156,25 @@ export interface SnapshotOptions {
 
 /** What one refresh remembers for the next: discovered keys and the groups seen. */
 export class SnapshotState {
-  /** The discovered response streams and lists. */
-  readonly scanner: KeyScanner;
+  /** The discovered response streams (`SCAN MATCH <prefix>* TYPE stream`). */
+  readonly responses: KeyScanner;
+  /** The discovered list designs' lists (`SCAN TYPE list`). */
+  readonly lists: KeyScanner;
   /** Group names seen last time: their `XINFO CONSUMERS` go in the same pipeline. */
   groups: string[] = [];
   #lastError: string | null = null;
   #watched = new WeakSet<Redis>();
 
-  constructor(responsePrefix: string, scanCount = 1000) {
-    this.scanner = new KeyScanner([
-      { prefix: responsePrefix, kind: "response" },
+  constructor(responsePrefix: string, scanCount = 5000) {
+    this.responses = new KeyScanner([{ prefix: responsePrefix, kind: "response" }], {
+      count: scanCount,
+      type: "stream",
+      match: true,
+    });
+    this.lists = new KeyScanner([
       { prefix: SOURCE_LIST_PREFIX, kind: "source_list" },
       { prefix: PROCESSING_LIST_PREFIX, kind: "processing_list" },
-    ], scanCount);
+    ], { count: scanCount, type: "list" });
   }
 
   /** Remembers the last connection error of `redis`, to say why it is unavailable. */
@@ -181,6 +182,8 @@ export class SnapshotState {
     if (this.#watched.has(redis)) return;
     this.#watched.add(redis);
     redis.on("error", (error: Error) => this.#lastError = errorMessage(error));
+    // Until a reconnection attempt fails with a reason, say what is known.
+    redis.on("close", () => this.#lastError ??= "Connection closed");
     redis.on("ready", () => this.#lastError = null);
   }
 
@@ -396,22 +399,24 @@ async function read(
     throw new Error(state.lastError ?? `Connection is ${redis.status}`);
   }
   const snap = emptySnapshot(options);
-  const { scanner } = state;
+  const scanners = [state.responses, state.lists];
   const { stream } = options;
   if (options.completeScan) {
-    const target = scanner.passes + 1;
-    while (scanner.passes < target) {
-      scanner.apply(await redis.scan(scanner.cursor, "COUNT", scanner.count));
-      snap.rounds++;
+    for (const scanner of scanners) {
+      const target = scanner.passes + 1;
+      while (scanner.passes < target) {
+        scanner.apply(await redis.call("SCAN", ...scanner.args()) as [string, string[]]);
+        snap.rounds++;
+      }
     }
   }
 
   const round = new Round(redis);
   if (!options.completeScan) {
-    round.add(
-      (p) => p.scan(scanner.cursor, "COUNT", scanner.count),
-      (v) => scanner.apply(v as [string, string[]]),
-    );
+    for (const scanner of scanners) {
+      const args = scanner.args();
+      round.add((p) => p.call("SCAN", ...args), (v) => scanner.apply(v as [string, string[]]));
+    }
   }
   round.add((p) => p.info("server"), (v) => {
     const info = infoFields(v);
@@ -474,9 +479,11 @@ async function read(
     snap.dlq.topCodes = topErrorCodes(v);
   });
   round.add((p) => p.hgetall(LATENCY_KEY), (v) => snap.latency = parseLatency(v));
-  for (const key of scanner.keys("response")) {
+  // Read now: the keys known before this round's SCAN steps (what they find is read next time).
+  snap.responses.scanComplete = state.responses.complete;
+  for (const key of state.responses.keys("response")) {
     round.add((p) => p.xinfo("STREAM", key), (v, error) => {
-      if (error !== null) return scanner.forget(key);
+      if (error !== null) return state.responses.forget(key);
       const info = pairs(v);
       const length = num(info.get("length"));
       snap.responses.streams.push({
@@ -489,9 +496,9 @@ async function read(
     });
   }
   for (const kind of ["source_list", "processing_list"] as const) {
-    for (const key of scanner.keys(kind)) {
+    for (const key of state.lists.keys(kind)) {
       round.add((p) => p.llen(key), (v, error) => {
-        if (error !== null) return scanner.forget(key);
+        if (error !== null) return state.lists.forget(key);
         snap.lists.push({ key, kind, length: num(v) });
       });
     }
@@ -521,6 +528,5 @@ async function read(
       stalledConsumers: mine.consumers.filter((c) => c.stalled).length,
     };
   }
-  snap.responses.scanComplete = scanner.complete;
   return snap;
 }
