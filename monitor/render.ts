@@ -220,7 +220,11 @@ export function renderScreen(snapshot: Snapshot, view: ScreenView): string {
     const r = drawColumn(right, rightWidth, body, chalk);
     bodyLines = l.map((line, i) => line + chalk.dim(SEPARATOR) + r[i]);
   } else {
-    bodyLines = drawColumn([...left, ...right], columns, body, chalk);
+    // One column: the consumers right after the processor status, the details after.
+    const [processor, stream, dlq, lists] = left;
+    const [groups, responses, latency] = right;
+    const order = [processor, groups, stream, responses, dlq, latency, lists];
+    bodyLines = drawColumn(order, columns, body, chalk);
   }
   const lines = [
     chalk.bold.inverse(header),

@@ -149,6 +149,10 @@ Deno.test("a narrow terminal stacks the panels in one column", () => {
   assert.equal(lines.length, 30);
   for (const line of lines) assert.equal(line.length, 60);
   assert.ok(!lines.some((l) => l.includes("│")));
+  // The consumers come right after the processor status.
+  const at = (text: string) => lines.findIndex((l) => l.includes(text));
+  assert.ok(at("Groups / consumers") > at("Processor") && at("Groups / consumers") < at("Stream"));
+  assert.ok(at("STALLED") > 0);
 });
 
 Deno.test("stalled consumers stay visible when rows are cut", () => {
