@@ -377,7 +377,12 @@ class Tmux {
       args: ["-L", this.socket, "-f", "/dev/null", ...args],
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).output().catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Error(
+        "tmux is not installed: install it (Debian: apt-get install tmux; .ci/run does)",
+      );
+    });
     const text = new TextDecoder().decode(out.stdout);
     if (!out.success) {
       throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
