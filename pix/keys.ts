@@ -28,3 +28,16 @@ export function responseStreamKey(prefix: string, backendId: string): string {
 export function sourceListKey(index: number): string {
   return `source_list_${index}`;
 }
+
+/** Reliable list design: hash of live consumers, `<consumer>` → the source list it takes from. */
+export const LIST_CONSUMERS_KEY = "pix:list_consumers";
+
+/** Reliable list design: the payments `consumer` has taken and not yet finished (list). */
+export function listProcessingKey(consumer: string): string {
+  return `pix:list_processing:${consumer}`;
+}
+
+/** Reliable list design: present while `consumer` is alive (string with a PX expiry). */
+export function listHeartbeatKey(consumer: string): string {
+  return `pix:list_heartbeat:${consumer}`;
+}

@@ -123,3 +123,35 @@ export const responseMaxlenOption = () =>
 export const maxAmountOption = () =>
   new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
     .default(100_000_000, "1000000.00").argParser(parseAmountOption);
+
+/** `consumer_<host>_<pid>`, the original's naming. */
+export function defaultConsumerName(): string {
+  return `consumer_${Deno.hostname()}_${Deno.pid}`;
+}
+
+/** `--consumer-name` / `CONSUMER_NAME`. */
+export const consumerNameOption = () =>
+  new Option("--consumer-name <name>", "consumer name (in the group, or of the processing list)")
+    .env("CONSUMER_NAME").default(defaultConsumerName(), "consumer_<host>_<pid>")
+    .argParser(parseName);
+
+/** `--batch-size` / `CONSUMER_BATCH_SIZE` of a consumer. */
+export const consumerBatchSizeOption = (defaultSize: number) =>
+  new Option("--batch-size <n>", "payments taken per read").env("CONSUMER_BATCH_SIZE")
+    .default(defaultSize).argParser(intIn(1, 10_000));
+
+/** `--block-ms` / `BLOCK_MS`. */
+export const blockMsOption = (defaultMs: number) =>
+  new Option("--block-ms <ms>", "how long one read waits for new payments").env("BLOCK_MS")
+    .default(defaultMs).argParser(intIn(1, 60_000));
+
+/** `--mark-ttl` / `IDEMPOTENCY_TTL_SECONDS`. */
+export const markTtlOption = (defaultSeconds: number) =>
+  new Option("--mark-ttl <seconds>", "how long a processed transaction id is remembered")
+    .env("IDEMPOTENCY_TTL_SECONDS").default(defaultSeconds)
+    .argParser(intIn(1, 10 * 365 * 24 * 3600));
+
+/** `--settle-ms` / `SETTLE_MS`: simulated settlement work per batch. */
+export const settleMsOption = () =>
+  new Option("--settle-ms <ms>", "simulated settlement time per batch (0: none)").env("SETTLE_MS")
+    .default(0).argParser(intIn(0, 60_000));

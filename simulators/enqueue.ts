@@ -30,3 +30,54 @@ export function streamEnqueuer(stream: string): Enqueuer {
     },
   };
 }
+
+/** The queue designs fastpix compares, by the names `--design` takes. */
+export const QUEUE_DESIGNS = ["stream", "basic", "list", "list-reliable"] as const;
+
+/** One of {@link QUEUE_DESIGNS}. */
+export type QueueDesign = typeof QUEUE_DESIGNS[number];
+
+/** XADDs payments onto `stream` for the basic stream consumer (the same entries as `stream`). */
+export function basicEnqueuer(stream: string): Enqueuer {
+  return { ...streamEnqueuer(stream), design: "basic" };
+}
+
+/**
+ * LPUSHes payments as JSON onto `lists` (one variadic LPUSH per batch), batch after batch round
+ * the lists, for the plain (`list`) or reliable (`list-reliable`) list design.
+ */
+export function listEnqueuer(
+  lists: readonly string[],
+  design: "list" | "list-reliable" = "list",
+): Enqueuer {
+  let turn = 0;
+  return {
+    design,
+    async enqueue(redis, batch) {
+      if (batch.length === 0) return;
+      const key = lists[turn++ % lists.length];
+      await redis.lpush(key, ...batch.map((p) => JSON.stringify(p)));
+    },
+  };
+}
+
+/** Where {@link enqueuerFor} puts payments. */
+export interface EnqueueTarget {
+  /** Payment stream of the stream designs. */
+  stream: string;
+  /** Lists of the list designs (`source_list_<i>`). */
+  lists: readonly string[];
+}
+
+/** The enqueuer that feeds `design`. */
+export function enqueuerFor(design: QueueDesign, target: EnqueueTarget): Enqueuer {
+  switch (design) {
+    case "stream":
+      return streamEnqueuer(target.stream);
+    case "basic":
+      return basicEnqueuer(target.stream);
+    case "list":
+    case "list-reliable":
+      return listEnqueuer(target.lists, design);
+  }
+}

@@ -12,11 +12,12 @@ import {
   requireRedis,
   responsePrefixOption,
   runCommand,
+  sourceListKey,
   streamOption,
   UserError,
 } from "@fastpix/pix";
 import { inject, type InjectReport } from "./injector.ts";
-import { streamEnqueuer } from "./enqueue.ts";
+import { enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "./enqueue.ts";
 import { RANDOM_BACKEND_IDS } from "./payments.ts";
 import { printReport } from "./report.ts";
 
@@ -45,8 +46,12 @@ const program = new Command("inject")
       .env("RANDOMIZE_BACKEND_ID").default(false).preset("true").argParser(parseBoolean),
   )
   .addOption(
-    new Option("--design <design>", "queue design to feed").choices(["stream"] as const)
-      .default("stream" as const),
+    new Option("--design <design>", "queue design to feed").choices(QUEUE_DESIGNS)
+      .default("stream" as QueueDesign),
+  )
+  .addOption(
+    new Option("--num-lists <n>", "list designs: spread batches over source_list_0..n-1")
+      .env("NUM_LISTS").default(1).argParser(intIn(1, 1024)),
   )
   .addOption(
     new Option("--rate <per-second>", "open-model arrival rate (default: full speed)")
@@ -62,11 +67,18 @@ const program = new Command("inject")
   )
   .option("--json", "print the report as JSON on stdout", false)
   .action(async (opts) => {
+    if (opts.await && opts.design === "basic") {
+      throw new UserError(
+        "Cannot --await with --design basic: the basic consumer sends no confirmations " +
+          "(deno task compare-fifo-vs-stream estimates its latency from processed_count)",
+      );
+    }
     await requireRedis(opts.redisUrl);
+    const lists = Array.from({ length: opts.numLists }, (_, i) => sourceListKey(i));
     const tty = Deno.stderr.isTerminal() && !opts.json;
     const report: InjectReport = await inject({
       redisUrl: opts.redisUrl,
-      enqueuer: streamEnqueuer(opts.stream),
+      enqueuer: enqueuerFor(opts.design, { stream: opts.stream, lists }),
       numRequests: opts.numRequests,
       batchSize: opts.batchSize,
       numThreads: opts.numThreads,
