@@ -89,6 +89,8 @@ export interface ThroughputRun {
   payments: number;
   seconds: number;
   perSecond: number;
+  /** Redis CPU time during the run over its wall time (1 = one core busy throughout). */
+  redisCpu: number;
 }
 
 /** Latency at a fixed offered rate. */
@@ -279,6 +281,13 @@ class DesignRun {
     }
   }
 
+  /** used_cpu_user + used_cpu_sys of the Redis server, seconds. */
+  async #redisCpuSeconds(): Promise<number> {
+    const info = await this.redis.info("cpu");
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return field("used_cpu_user") + field("used_cpu_sys");
+  }
+
   async warmUp(): Promise<void> {
     const base = await this.#count();
     await this.#enqueue(this.enqueuer, this.#payments(this.o.warmup));
@@ -293,15 +302,18 @@ class DesignRun {
     const staging = enqueuerFor(design, { stream: STAGING, lists: [STAGING] });
     await this.#enqueue(staging, this.#payments(o.payments));
     const base = await this.#count();
+    const cpu0 = await this.#redisCpuSeconds();
     const t0 = performance.now();
     await redis.rename(STAGING, isStream(design) ? STREAM : SOURCE_LIST);
     const t1 = await this.#waitCount(base + o.payments);
     const seconds = (t1 - t0) / 1000;
+    const cpu = (await this.#redisCpuSeconds()) - cpu0;
     return {
       consumers,
       payments: o.payments,
       seconds: Math.round(seconds * 1000) / 1000,
       perSecond: Math.round(o.payments / seconds),
+      redisCpu: Math.round((cpu / seconds) * 100) / 100,
     };
   }
 

@@ -58,6 +58,12 @@ export function comparisonNotes(result: CompareResult): string[] {
       n(o.crashPayments)
     } payments; the victim settles each batch for ${o.crashSettleMs} ms and is SIGKILLed holding one; a replacement drains the queue (IDLE_THRESHOLD_MS ${o.idleThresholdMs})`,
   ];
+  notes.push(
+    `Redis CPU during the max-speed runs (cores busy, 1 / ${o.consumers} consumers): ${
+      result.results.map((r) => `${r.design} ${r.throughput.map((t) => t.redisCpu).join(" / ")}`)
+        .join(", ")
+    }`,
+  );
   if (result.results.some((r) => r.latency.method === "processed_count")) {
     notes.push(
       "≈ basic sends no confirmations: its latency is estimated from processed_count polled every ms",
@@ -88,6 +94,12 @@ const escape = (s: string) =>
 
 const COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"];
 
+/** The smallest 1, 2, 2.5 or 5 times a power of ten at or above `v`, for round axis ticks. */
+function niceCeil(v: number): number {
+  const power = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((x) => x >= v)!;
+}
+
 interface Series {
   name: string;
   values: number[];
@@ -106,7 +118,7 @@ export function barChart(
   const maxV = Math.max(1, ...all);
   const minV = options.log ? Math.min(maxV / 10, ...all) : 0;
   const lo = options.log ? Math.floor(Math.log10(Math.max(minV, 1e-3))) : 0;
-  const hi = options.log ? Math.ceil(Math.log10(maxV)) : maxV * 1.1;
+  const hi = options.log ? Math.ceil(Math.log10(maxV)) : niceCeil(maxV * 1.05);
   const y = (v: number) => {
     const t = options.log ? (Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo || 1) : v / hi;
     return top + plotH * (1 - t);

@@ -7,8 +7,8 @@ function design(name: DesignResult["design"], overrides: Partial<DesignResult> =
   return {
     design: name,
     throughput: [
-      { consumers: 1, payments: 1000, seconds: 0.1, perSecond: 10_000 },
-      { consumers: 2, payments: 1000, seconds: 0.05, perSecond: 20_000 },
+      { consumers: 1, payments: 1000, seconds: 0.1, perSecond: 10_000, redisCpu: 0.9 },
+      { consumers: 2, payments: 1000, seconds: 0.05, perSecond: 20_000, redisCpu: 1 },
     ],
     latency: {
       offeredRate: 500,
