@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, DONE_MARK_PREFIX, ErrorCode } from "@fastpix/pix";
+import { makePayment } from "@fastpix/simulators";
 import { toListPayload } from "./payload.ts";
 import { buildListBatch, type ListBatchContext } from "./list_batch.ts";
 
 const NOW = Date.parse("2026-01-31T12:00:00Z");
-const good = {
-  transaction_id: "tx-1",
-  backend_id: "2",
-  amount: "19.90",
-  timestamp: "2026-01-31T11:59:00Z",
-};
+const good = makePayment({ backendId: "2", amountCents: 1990, nowMs: NOW - 60_000 });
 
 const ctx: ListBatchContext = {
   mode: "reliable",
@@ -44,11 +40,11 @@ Deno.test("buildListBatch lays out keys and 7 values per payload", () => {
     "c1",
     "source_list_0",
   ]); // deno-fmt-ignore
-  assert.deepEqual(batch.args.slice(7, 14), ["ok", ok, "tx-1", "2", 1, 1990, "19.90"]);
+  assert.deepEqual(batch.args.slice(7, 14), ["ok", ok, good.transaction_id, "2", 1, 1990, "19.90"]);
   assert.deepEqual(batch.args.slice(14, 19), ["reject", "{oops", "", "", 0]);
   assert.equal(batch.args[19], ErrorCode.PAYLOAD_MALFORMED);
   // A bad backend_id cannot name a confirmation stream: dead letter only.
-  assert.deepEqual(batch.args.slice(21, 26), ["reject", badBackend, "tx-1", "", 0]);
+  assert.deepEqual(batch.args.slice(21, 26), ["reject", badBackend, good.transaction_id, "", 0]);
   assert.equal(batch.args[26], ErrorCode.BACKEND_ID_INVALID);
   assert.equal(batch.args.length, 7 + 3 * 7);
 });

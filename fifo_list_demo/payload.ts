@@ -36,16 +36,23 @@ export function parseListPayload(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return malformed("Payload must be a JSON object of payment fields");
   }
-  // No prototype: a field named "__proto__" must stay a plain field.
-  const fields: Record<string, string> = Object.create(null);
-  for (const [name, v] of Object.entries(value)) {
-    if (typeof v === "string") fields[name] = v;
-    else if (typeof v === "number" && Number.isFinite(v)) fields[name] = String(v);
-    else {return malformed(
-        `Field ${JSON.stringify(name.slice(0, 40))} must be a string or a number`,
-      );}
+  // JSON.parse makes an ordinary object (V8 fast mode) whose "__proto__" key, if any, is a plain
+  // own field; it is used as is, numbers turned into strings in place.
+  const fields = value as Record<string, unknown>;
+  for (const name in fields) {
+    const v = fields[name];
+    if (typeof v === "string") continue;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      return malformed(`Field ${JSON.stringify(name.slice(0, 40))} must be a string or a number`);
+    }
+    Object.defineProperty(fields, name, {
+      value: String(v),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
-  return { ok: true, fields };
+  return { ok: true, fields: fields as Record<string, string> };
 }
 
 /** What {@link validateListPayload} found: the fields (when they parsed) and the verdict. */

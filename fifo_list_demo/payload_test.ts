@@ -39,8 +39,12 @@ Deno.test("payloads that are not a JSON object of strings and numbers are malfor
 Deno.test("a __proto__ field stays a plain field", () => {
   const r = parseListPayload('{"__proto__": "x", "amount": "1.00"}');
   assert.ok(r.ok);
-  assert.equal(Object.getPrototypeOf(r.fields), null);
+  assert.equal(Object.getPrototypeOf(r.fields), Object.prototype);
+  assert.ok(Object.hasOwn(r.fields, "__proto__"));
   assert.equal(r.fields["__proto__"], "x");
+  const n = parseListPayload('{"__proto__": 5, "amount": 1}');
+  assert.ok(n.ok && Object.getPrototypeOf(n.fields) === Object.prototype);
+  assert.deepEqual(n.ok && [n.fields["__proto__"], n.fields.amount], ["5", "1"]);
 });
 
 Deno.test("validation uses the stream consumer's rules and codes", () => {

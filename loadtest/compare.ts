@@ -21,6 +21,7 @@ import {
   type Redis,
   RedisServer,
   summarize,
+  UserError,
 } from "@fastpix/pix";
 import {
   type Enqueuer,
@@ -63,6 +64,8 @@ export interface CompareOptions {
   idleThresholdMs: number;
   /** Consumer batch size (stream and list designs; basic takes one at a time). */
   consumerBatchSize: number;
+  /** Throughput runs per consumer count; the median is reported (shared machines are noisy). */
+  repeat: number;
   quick: boolean;
 }
 
@@ -79,6 +82,7 @@ export function compareDefaults(quick: boolean): CompareOptions {
     crashSettleMs: 200,
     idleThresholdMs: 1000,
     consumerBatchSize: 500,
+    repeat: quick ? 1 : 3,
     quick,
   };
 }
@@ -91,6 +95,12 @@ export interface ThroughputRun {
   perSecond: number;
   /** Redis CPU time during the run over its wall time (1 = one core busy throughout). */
   redisCpu: number;
+  /** Consumer processes' CPU time over the run's wall time (cores busy); null off Linux. */
+  consumerCpu: number | null;
+  /** Consumer CPU milliseconds per 1000 payments: the client-side cost of the design. */
+  consumerCpuMsPer1000: number | null;
+  /** payments/s of every repetition; the run reported is the median one. */
+  samples: number[];
 }
 
 /** Latency at a fixed offered rate. */
@@ -158,25 +168,38 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const STAGING = "pix:compare:staging";
 const isStream = (d: QueueDesign) => d === "stream" || d === "basic";
 
+/** Options of {@link runCompare}. */
+export interface RunCompareOptions {
+  /** The command line, recorded in the result. */
+  command?: string;
+  /** Aborting kills the consumers and ends the run with a one-line error. */
+  signal?: AbortSignal;
+}
+
 /** Runs the comparison on a private Redis; `onLine` hears progress. */
 export async function runCompare(
   o: CompareOptions,
   onLine: (line: string) => void,
-  command = "deno task compare-fifo-vs-stream",
+  options: RunCompareOptions = {},
 ): Promise<CompareResult> {
+  const command = options.command ?? "deno task compare-fifo-vs-stream";
   const server = await RedisServer.start();
   const redis = createRedis(server.url, { name: "compare" });
   const sets: ConsumerSet[] = [];
+  const killAll = () => sets.forEach((s) => s.killAll());
+  options.signal?.addEventListener("abort", killAll);
   try {
     const machine = await machineInfo(redis);
     const results: DesignResult[] = [];
     for (const design of o.designs) {
-      const run = new DesignRun(design, server.url, redis, o, (s) => onLine(`${design}: ${s}`));
+      const log = (s: string) => onLine(`${design}: ${s}`);
+      const run = new DesignRun(design, server.url, redis, o, log, options.signal);
       results.push(await run.measure(sets));
     }
     return { at: new Date().toISOString(), command, machine, options: o, results };
   } finally {
-    for (const s of sets) s.killAll();
+    options.signal?.removeEventListener("abort", killAll);
+    killAll();
     redis.disconnect();
     await server.stop();
   }
@@ -208,8 +231,15 @@ class DesignRun {
     readonly redis: Redis,
     readonly o: CompareOptions,
     readonly log: (line: string) => void,
+    readonly signal?: AbortSignal,
   ) {
     this.enqueuer = enqueuerFor(design, { stream: STREAM, lists: [SOURCE_LIST] });
+  }
+
+  /** Sleeps, or ends the run when it was interrupted. */
+  async #pause(ms: number): Promise<void> {
+    if (this.signal?.aborted) throw new UserError("Interrupted: no report was written");
+    await sleep(ms);
   }
 
   async measure(sets: ConsumerSet[]): Promise<DesignResult> {
@@ -223,13 +253,18 @@ class DesignRun {
     sets.push(consumers);
     const names = Array.from({ length: o.consumers }, (_, i) => `${design}_consumer_${i + 1}`);
     const throughput: ThroughputRun[] = [];
-    await consumers.start(this.redis, names.slice(0, 1));
+    await consumers.start(this.redis, names.slice(0, 1), { signal: this.signal });
     for (const n of o.consumers > 1 ? [1, o.consumers] : [1]) {
-      if (n > 1) await consumers.start(this.redis, names.slice(1, n));
+      if (n > 1) await consumers.start(this.redis, names.slice(1, n), { signal: this.signal });
       await this.warmUp();
-      const run = await this.throughput(n);
-      this.log(`${n} consumer(s): ${run.perSecond.toLocaleString("en-US")} payments/s`);
-      throughput.push(run);
+      const runs: Omit<ThroughputRun, "samples">[] = [];
+      for (let i = 0; i < o.repeat; i++) runs.push(await this.throughput(n, consumers));
+      const samples = runs.map((r) => r.perSecond);
+      const median = [...runs].sort((a, b) => a.perSecond - b.perSecond)[(runs.length - 1) >> 1];
+      this.log(
+        `${n} consumer(s): ${samples.map((x) => x.toLocaleString("en-US")).join(", ")} payments/s`,
+      );
+      throughput.push({ ...median, samples });
     }
     const latency = await this.latency(o.consumers);
     this.log(`latency at ${o.rate}/s: p50 ${latency.p50} p99 ${latency.p99} ms`);
@@ -277,7 +312,7 @@ class DesignRun {
           `${this.design}: processed_count stuck at ${c} of ${target} for ${stallMs / 1000} s`,
         );
       }
-      await sleep(pollMs);
+      await this.#pause(pollMs);
     }
   }
 
@@ -295,7 +330,10 @@ class DesignRun {
   }
 
   /** Max speed: a prepared queue swapped in with RENAME, timed until all are processed. */
-  async throughput(consumers: number): Promise<ThroughputRun> {
+  async throughput(
+    consumers: number,
+    processes: ConsumerSet,
+  ): Promise<Omit<ThroughputRun, "samples">> {
     const { o, design, redis } = this;
     await redis.del(STAGING);
     if (isStream(design)) await redis.xgroup("CREATE", STAGING, GROUP, "0", "MKSTREAM");
@@ -303,17 +341,22 @@ class DesignRun {
     await this.#enqueue(staging, this.#payments(o.payments));
     const base = await this.#count();
     const cpu0 = await this.#redisCpuSeconds();
+    const consumerCpu0 = await processes.cpuSeconds();
     const t0 = performance.now();
     await redis.rename(STAGING, isStream(design) ? STREAM : SOURCE_LIST);
     const t1 = await this.#waitCount(base + o.payments);
     const seconds = (t1 - t0) / 1000;
     const cpu = (await this.#redisCpuSeconds()) - cpu0;
+    const consumerCpu = (await processes.cpuSeconds()) - consumerCpu0;
+    const known = Number.isFinite(consumerCpu);
     return {
       consumers,
       payments: o.payments,
       seconds: Math.round(seconds * 1000) / 1000,
       perSecond: Math.round(o.payments / seconds),
       redisCpu: Math.round((cpu / seconds) * 100) / 100,
+      consumerCpu: known ? Math.round((consumerCpu / seconds) * 100) / 100 : null,
+      consumerCpuMsPer1000: known ? Math.round(consumerCpu * 1e7 / o.payments) / 10 : null,
     };
   }
 
@@ -361,7 +404,7 @@ class DesignRun {
         recordMs(histogram, now - (start + (k - first - 1) * 1000 / o.rate));
       }
       if (c > seen) [seen, lastChange] = [c, now];
-      await sleep(1);
+      await this.#pause(1);
     }
     await sending;
     const s = summarize(histogram);
@@ -414,13 +457,13 @@ class DesignRun {
     const victim = new ConsumerSet(design, this.url, { ...defaults, settleMs: o.crashSettleMs });
     const rescuer = new ConsumerSet(design, this.url, defaults);
     sets.push(victim, rescuer);
-    await victim.start(redis, ["victim"]);
+    await victim.start(redis, ["victim"], { signal: this.signal });
     await this.#waitCount(1, 30_000, 5);
-    await sleep(o.crashSettleMs / 2);
+    await this.#pause(o.crashSettleMs / 2);
     await victim.crash("victim");
     const killedAt = performance.now();
     const held = await heldBy(redis, design, "victim");
-    await rescuer.start(redis, ["rescuer"]);
+    await rescuer.start(redis, ["rescuer"], { signal: this.signal });
     const timedOut = !(await this.#drained(o.idleThresholdMs + 30_000));
     const drainSeconds = Math.round(performance.now() - killedAt) / 1000;
     await rescuer.stop();
@@ -459,7 +502,7 @@ class DesignRun {
       const c = await this.#count();
       if (c !== last) [last, stableSince] = [c, performance.now()];
       if (performance.now() - stableSince >= 300 && await this.#isDrained()) return true;
-      await sleep(20);
+      await this.#pause(20);
     }
     return false;
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { createLogger, intIn, runCommand } from "@fastpix/pix";
+import { createLogger, intIn, runCommand, stopOnSignals } from "@fastpix/pix";
 import { QUEUE_DESIGNS, type QueueDesign } from "@fastpix/simulators";
 import { compareDefaults, runCompare } from "./compare.ts";
 import { comparisonHtml, comparisonNotes, comparisonTable } from "./compare_report.ts";
@@ -48,6 +48,13 @@ const program = new Command("compare-fifo-vs-stream")
     new Option("--rate <per-second>", "offered rate of the latency run (default 1000, quick 500)")
       .argParser(intIn(1, 1_000_000)),
   )
+  .addOption(
+    new Option(
+      "--repeat <n>",
+      "throughput runs per consumer count, median reported (default 3, quick 1)",
+    )
+      .argParser(intIn(1, 20)),
+  )
   .option("--json <path>", "where to write the JSON (the HTML report goes beside it)")
   .action(async (opts) => {
     const log = createLogger("compare");
@@ -55,12 +62,22 @@ const program = new Command("compare-fifo-vs-stream")
     if (opts.designs) o.designs = opts.designs;
     if (opts.payments) o.payments = opts.payments;
     if (opts.consumers) o.consumers = opts.consumers;
+    if (opts.repeat) o.repeat = opts.repeat;
     if (opts.rate) {
       o.rate = opts.rate;
       o.latencyPayments = opts.rate * (opts.quick ? 1 : 10);
     }
     const command = ["deno task compare-fifo-vs-stream", ...Deno.args].join(" ");
-    const result = await runCompare(o, (line) => log.info(line), command);
+    const interrupted = new AbortController();
+    const removeSignals = stopOnSignals(
+      () => interrupted.abort(),
+      log,
+      "interrupted: stopping the consumers and Redis (signal again to exit now)",
+    );
+    const result = await runCompare(o, (line) => log.info(line), {
+      command,
+      signal: interrupted.signal,
+    }).finally(removeSignals);
     console.log(comparisonTable(result));
     for (const note of comparisonNotes(result)) console.log(note);
     const stamp = result.at.replace(/[:.]/g, "-");

@@ -49,7 +49,7 @@ export function comparisonNotes(result: CompareResult): string[] {
     `machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.os}, Deno ${m.deno}, Redis ${m.redis}, load average at start ${
       m.loadAverage.join(" ")
     }`,
-    `throughput: ${n(o.payments)} payments per run after ${
+    `throughput: median of ${o.repeat} run(s) of ${n(o.payments)} payments after ${
       n(o.warmup)
     } warm-up payments; latency: ${n(o.latencyPayments)} payments offered at ${
       n(o.rate)
@@ -58,10 +58,14 @@ export function comparisonNotes(result: CompareResult): string[] {
       n(o.crashPayments)
     } payments; the victim settles each batch for ${o.crashSettleMs} ms and is SIGKILLed holding one; a replacement drains the queue (IDLE_THRESHOLD_MS ${o.idleThresholdMs})`,
   ];
+  const perRun = (f: (t: DesignResult["throughput"][number]) => number | null) =>
+    result.results.map((r) => `${r.design} ${r.throughput.map(f).join(" / ")}`).join(", ");
   notes.push(
-    `Redis CPU during the max-speed runs (cores busy, 1 / ${o.consumers} consumers): ${
-      result.results.map((r) => `${r.design} ${r.throughput.map((t) => t.redisCpu).join(" / ")}`)
-        .join(", ")
+    `CPU during the max-speed runs, cores busy (1 / ${o.consumers} consumers): Redis ${
+      perRun((t) => t.redisCpu)
+    }; consumers ${perRun((t) => t.consumerCpu)}`,
+    `consumer CPU ms per 1000 payments (1 / ${o.consumers} consumers): ${
+      perRun((t) => t.consumerCpuMsPer1000)
     }`,
   );
   if (result.results.some((r) => r.latency.method === "processed_count")) {

@@ -7,8 +7,26 @@ function design(name: DesignResult["design"], overrides: Partial<DesignResult> =
   return {
     design: name,
     throughput: [
-      { consumers: 1, payments: 1000, seconds: 0.1, perSecond: 10_000, redisCpu: 0.9 },
-      { consumers: 2, payments: 1000, seconds: 0.05, perSecond: 20_000, redisCpu: 1 },
+      {
+        consumers: 1,
+        payments: 1000,
+        seconds: 0.1,
+        perSecond: 10_000,
+        redisCpu: 0.9,
+        consumerCpu: 1,
+        consumerCpuMsPer1000: 50,
+        samples: [10_000],
+      },
+      {
+        consumers: 2,
+        payments: 1000,
+        seconds: 0.05,
+        perSecond: 20_000,
+        redisCpu: 1,
+        consumerCpu: 1.5,
+        consumerCpuMsPer1000: 60,
+        samples: [20_000],
+      },
     ],
     latency: {
       offeredRate: 500,

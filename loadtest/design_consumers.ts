@@ -3,7 +3,7 @@
  * command), so the harness can SIGKILL one mid-run exactly as a crash would.
  * @module
  */
-import { ChildTool, type Redis } from "@fastpix/pix";
+import { ChildTool, type Redis, UserError } from "@fastpix/pix";
 import type { QueueDesign } from "@fastpix/simulators";
 
 /** The command file that runs a consumer of each design. */
@@ -54,6 +54,9 @@ export function spawnDesignConsumer(
   return new ChildTool(CONSUMER_SCRIPTS[design], { env, echo: options.echo });
 }
 
+/** Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** Names of the connections open on `redis`'s server (CLIENT LIST). */
 export async function connectedNames(redis: Redis): Promise<Set<string>> {
   const list = await redis.client("LIST") as string;
@@ -71,7 +74,12 @@ export class ConsumerSet {
   ) {}
 
   /** Starts consumers named `names` and waits until each has connected to Redis. */
-  async start(redis: Redis, names: string[], timeoutMs = 60_000): Promise<void> {
+  async start(
+    redis: Redis,
+    names: string[],
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
     for (const name of names) {
       this.children.set(
         name,
@@ -82,11 +90,28 @@ export class ConsumerSet {
     while (true) {
       const connected = await connectedNames(redis);
       if (names.every((n) => connected.has(n))) return;
+      if (options.signal?.aborted) throw new UserError("Interrupted: no report was written");
       if (Date.now() > deadline) {
         throw new Error(`${this.design} consumers did not connect within ${timeoutMs} ms`);
       }
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+
+  /** CPU time (user + system, seconds) the consumer processes have used; NaN off Linux. */
+  async cpuSeconds(): Promise<number> {
+    let total = 0;
+    for (const child of this.children.values()) {
+      try {
+        const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`);
+        // Fields after the parenthesised name: state is 3rd, utime 14th, stime 15th.
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+      } catch {
+        return NaN;
+      }
+    }
+    return total;
   }
 
   /** SIGKILLs one consumer (a crash) and waits for it to be gone. */

@@ -32,7 +32,11 @@ export async function runCommand(program: Command<any, any, any>): Promise<void>
  * (the terminal signals the process group and deno task forwards it), so signals less than 500 ms
  * apart count as one. Returns a function that removes the listeners.
  */
-export function stopOnSignals(stop: () => void, log: Logger): () => void {
+export function stopOnSignals(
+  stop: () => void,
+  log: Logger,
+  message = "stopping: finishing the batch in hand (signal again to exit now)",
+): () => void {
   let firstSignalAt = 0;
   const onSignal = () => {
     const now = Date.now();
@@ -42,7 +46,7 @@ export function stopOnSignals(stop: () => void, log: Logger): () => void {
       Deno.exit(130);
     }
     firstSignalAt = now;
-    log.info("stopping: finishing the batch in hand (signal again to exit now)");
+    log.info(message);
     stop();
   };
   Deno.addSignalListener("SIGINT", onSignal);
