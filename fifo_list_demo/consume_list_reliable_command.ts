@@ -11,7 +11,11 @@ const program = listConsumerCommand(
   "consume:list-reliable",
   "Consume PIX payments from source_list_<i> with BLMOVE into a processing list; reap dead consumers.",
 )
-  .addOption(idleThresholdOption())
+  .addOption(
+    Object.assign(idleThresholdOption(), {
+      description: "a consumer silent this long is dead: the reaper returns its processing list",
+    }),
+  )
   .action(async (flags) => {
     const consumer = new ReliableListConsumer({
       ...listConsumerOptions(flags),
