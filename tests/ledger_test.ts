@@ -4,12 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { crashLedger, heldBy } from "@fastpix/loadtest";
-import {
-  LIST_CONSUMERS_KEY,
-  listProcessingKey,
-  type PaymentMessage,
-  type Redis,
-} from "@fastpix/pix";
+import { listProcessingKey, parseAmountCents, type PaymentMessage, type Redis } from "@fastpix/pix";
 import { makePayment } from "@fastpix/simulators";
 import { client, INTEGRATION, sendPayments, startRedis } from "./_helpers.ts";
 
