@@ -80,17 +80,23 @@ export class ConsumerSet {
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 60_000;
+    let died: string | undefined;
     for (const name of names) {
-      this.children.set(
-        name,
-        spawnDesignConsumer(this.design, this.redisUrl, { ...this.defaults, name }),
-      );
+      const child = spawnDesignConsumer(this.design, this.redisUrl, { ...this.defaults, name });
+      this.children.set(name, child);
+      child.finished().then(({ code, output }) => {
+        if (this.children.get(name) !== child) return; // stopped or killed on purpose
+        died ??= `${this.design} consumer ${name} exited with ${code}: ${
+          output.trim().split("\n").slice(-3).join(" | ")
+        }`;
+      });
     }
     const deadline = Date.now() + timeoutMs;
     while (true) {
       const connected = await connectedNames(redis);
       if (names.every((n) => connected.has(n))) return;
       if (options.signal?.aborted) throw new UserError("Interrupted: no report was written");
+      if (died !== undefined) throw new Error(died);
       if (Date.now() > deadline) {
         throw new Error(`${this.design} consumers did not connect within ${timeoutMs} ms`);
       }
