@@ -131,7 +131,7 @@ export function defaultConsumerName(): string {
 
 /** `--consumer-name` / `CONSUMER_NAME`. */
 export const consumerNameOption = () =>
-  new Option("--consumer-name <name>", "consumer name (in the group, or of the processing list)")
+  new Option("--consumer-name <name>", "this consumer's name (group member, processing list)")
     .env("CONSUMER_NAME").default(defaultConsumerName(), "consumer_<host>_<pid>")
     .argParser(parseName);
 
