@@ -8,13 +8,17 @@ import { Command, Option } from "@commander-js/extra-typings";
 import {
   createLogger,
   DEFAULT_LIMITS,
+  describeTarget,
   groupOption,
   idleThresholdOption,
   intIn,
   maxAmountOption,
   maxDeliveriesOption,
+  ownedPartitions,
   parseName,
-  redactUrl,
+  partitionsOfOption,
+  partitionsOption,
+  redisClusterOption,
   redisUrlOption,
   responseMaxlenOption,
   responsePrefixOption,
@@ -33,7 +37,10 @@ export function defaultConsumerName(): string {
 const program = new Command("consume")
   .description("Consume PIX payments from the stream: validate, confirm, count, acknowledge.")
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(partitionsOfOption())
   .addOption(groupOption())
   .addOption(
     new Option("--consumer-name <name>", "name in the group").env("CONSUMER_NAME")
@@ -68,22 +75,29 @@ const program = new Command("consume")
   )
   .action(async (opts) => {
     const log = createLogger("consume");
-    const pool = new ConsumerPool({
-      redisUrl: opts.redisUrl,
-      stream: opts.stream,
-      group: opts.group,
-      consumerName: opts.consumerName,
-      responsePrefix: opts.responsePrefix,
-      idleThresholdMs: opts.idleThresholdMs,
-      maxDeliveries: opts.maxDeliveries,
-      streamMaxlen: opts.streamMaxlen,
-      responseMaxlen: opts.responseMaxlen,
-      batchSize: opts.batchSize,
-      blockMs: opts.blockMs,
-      markTtlSeconds: opts.markTtl,
-      settleMs: opts.settleMs,
-      limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
-    }, opts.concurrency);
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    const owned = ownedPartitions(opts.partitions, opts.partitionsOf);
+    const pool = new ConsumerPool(
+      {
+        redisUrl: opts.redisUrl,
+        redisCluster: opts.redisCluster,
+        stream: opts.stream,
+        group: opts.group,
+        consumerName: opts.consumerName,
+        responsePrefix: opts.responsePrefix,
+        idleThresholdMs: opts.idleThresholdMs,
+        maxDeliveries: opts.maxDeliveries,
+        streamMaxlen: opts.streamMaxlen,
+        responseMaxlen: opts.responseMaxlen,
+        batchSize: opts.batchSize,
+        blockMs: opts.blockMs,
+        markTtlSeconds: opts.markTtl,
+        settleMs: opts.settleMs,
+        limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+      },
+      opts.concurrency,
+      { count: opts.partitions, owned },
+    );
     // Ctrl+C under `deno task` arrives twice (the terminal signals the whole process group and
     // deno task forwards it), so only a signal well after the first one means "exit now".
     let firstSignalAt = 0;
@@ -100,11 +114,12 @@ const program = new Command("consume")
     };
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
+    const what = opts.partitions === 0
+      ? opts.stream
+      : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
     log.info(
-      `consuming ${opts.stream} as ${opts.group}/${opts.consumerName} on ${
-        redactUrl(opts.redisUrl)
-      }` +
-        ` (${opts.concurrency} loop${opts.concurrency > 1 ? "s" : ""})`,
+      `consuming ${what} as ${opts.group}/${opts.consumerName} on ${describeTarget(target)}` +
+        ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})`,
     );
     const s = await pool.run();
     log.info(

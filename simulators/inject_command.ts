@@ -8,9 +8,12 @@ import {
   intIn,
   parseAmountOption,
   parseBoolean,
+  partitionsOption,
+  redisClusterOption,
   redisUrlOption,
   requireRedis,
   responsePrefixOption,
+  routeByOption,
   runCommand,
   streamOption,
   UserError,
@@ -25,7 +28,10 @@ const program = new Command("inject")
     "Inject many PIX payments; with --await, wait for every confirmation and measure latency.",
   )
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(routeByOption())
   .addOption(responsePrefixOption())
   .addOption(backendIdOption())
   .addOption(
@@ -60,13 +66,24 @@ const program = new Command("inject")
   .addOption(
     new Option("--amount <brl>", "fixed amount (default: random)").argParser(parseAmountOption),
   )
+  .addOption(
+    new Option("--wait-replicas <n>", "WAIT for n replicas after each batch (durability)")
+      .env("WAIT_REPLICAS").default(0).argParser(intIn(0, 16)),
+  )
   .option("--json", "print the report as JSON on stdout", false)
   .action(async (opts) => {
-    await requireRedis(opts.redisUrl);
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    await requireRedis(target);
     const tty = Deno.stderr.isTerminal() && !opts.json;
     const report: InjectReport = await inject({
       redisUrl: opts.redisUrl,
-      enqueuer: streamEnqueuer(opts.stream),
+      redisCluster: opts.redisCluster,
+      enqueuer: streamEnqueuer(opts.stream, {
+        partitions: opts.partitions,
+        routeBy: opts.routeBy,
+        waitReplicas: opts.waitReplicas,
+      }),
+      layout: { partitions: opts.partitions, routeBy: opts.routeBy },
       numRequests: opts.numRequests,
       batchSize: opts.batchSize,
       numThreads: opts.numThreads,
