@@ -157,6 +157,9 @@ export interface Batch {
 export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Batch {
   const k = ctx.keys ?? streamKeys(ctx.stream);
   const respKeys: string[] = [];
+  // Partitioned: the marks the script will touch are declared too, so Redis Cluster vets every key
+  // before the script runs (one slot, served here, not mid-migration) instead of failing halfway.
+  const markKeys: string[] = [];
   const respIndex = new Map<string, number>();
   const indexOf = (backendId: string) => {
     let index = respIndex.get(backendId);
@@ -192,6 +195,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
       : undefined;
     if (result.ok && rejection === undefined) {
       const p = result.payment;
+      if (k.tag !== undefined) markKeys.push(k.markPrefix + p.transactionId);
       args.push("ok", id, p.transactionId, p.backendId, indexOf(p.backendId), p.amountCents, formatCents(p.amountCents), "", "");
     } else {
       // A rejected message may have a bad backend_id: it then gets no confirmation stream.
@@ -208,6 +212,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     k.totalAmount,
     k.totalAmountCents,
     ...respKeys,
+    ...markKeys,
   ]; // deno-fmt-ignore
   return { keys, args };
 }

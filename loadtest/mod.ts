@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./bench.ts";
+export * from "./cluster_bench.ts";
