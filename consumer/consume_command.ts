@@ -11,13 +11,18 @@ import {
   consumerNameOption,
   createLogger,
   DEFAULT_LIMITS,
+  describeTarget,
   groupOption,
   idleThresholdOption,
   intIn,
   markTtlOption,
   maxAmountOption,
   maxDeliveriesOption,
-  redactUrl,
+  ownedPartitions,
+  partitionsOfOption,
+  partitionsOption,
+  type redactUrl,
+  redisClusterOption,
   redisUrlOption,
   responseMaxlenOption,
   responsePrefixOption,
@@ -33,7 +38,10 @@ import { ConsumerPool } from "./consumer_pool.ts";
 const program = new Command("consume")
   .description("Consume PIX payments from the stream: validate, confirm, count, acknowledge.")
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(partitionsOfOption())
   .addOption(groupOption())
   .addOption(consumerNameOption())
   .addOption(responsePrefixOption())
@@ -52,28 +60,36 @@ const program = new Command("consume")
   .addOption(settleMsOption())
   .action(async (opts) => {
     const log = createLogger("consume");
-    const pool = new ConsumerPool({
-      redisUrl: opts.redisUrl,
-      stream: opts.stream,
-      group: opts.group,
-      consumerName: opts.consumerName,
-      responsePrefix: opts.responsePrefix,
-      idleThresholdMs: opts.idleThresholdMs,
-      maxDeliveries: opts.maxDeliveries,
-      streamMaxlen: opts.streamMaxlen,
-      responseMaxlen: opts.responseMaxlen,
-      batchSize: opts.batchSize,
-      blockMs: opts.blockMs,
-      markTtlSeconds: opts.markTtl,
-      settleMs: opts.settleMs,
-      limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
-    }, opts.concurrency);
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    const owned = ownedPartitions(opts.partitions, opts.partitionsOf);
+    const pool = new ConsumerPool(
+      {
+        redisUrl: opts.redisUrl,
+        redisCluster: opts.redisCluster,
+        stream: opts.stream,
+        group: opts.group,
+        consumerName: opts.consumerName,
+        responsePrefix: opts.responsePrefix,
+        idleThresholdMs: opts.idleThresholdMs,
+        maxDeliveries: opts.maxDeliveries,
+        streamMaxlen: opts.streamMaxlen,
+        responseMaxlen: opts.responseMaxlen,
+        batchSize: opts.batchSize,
+        blockMs: opts.blockMs,
+        markTtlSeconds: opts.markTtl,
+        settleMs: opts.settleMs,
+        limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+      },
+      opts.concurrency,
+      { count: opts.partitions, owned },
+    );
     const removeSignals = stopOnSignals(() => pool.stop(), log);
+    const what = opts.partitions === 0
+      ? opts.stream
+      : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
     log.info(
-      `consuming ${opts.stream} as ${opts.group}/${opts.consumerName} on ${
-        redactUrl(opts.redisUrl)
-      }` +
-        ` (${opts.concurrency} loop${opts.concurrency > 1 ? "s" : ""})`,
+      `consuming ${what} as ${opts.group}/${opts.consumerName} on ${describeTarget(target)}` +
+        ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})`,
     );
     const s = await pool.run();
     log.info(

@@ -7,3 +7,4 @@ export * from "./compare.ts";
 export * from "./ledger.ts";
 export * from "./design_consumers.ts";
 export * from "./compare_report.ts";
+export * from "./cluster_bench.ts";

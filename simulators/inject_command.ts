@@ -8,9 +8,12 @@ import {
   intIn,
   parseAmountOption,
   parseBoolean,
+  partitionsOption,
+  redisClusterOption,
   redisUrlOption,
   requireRedis,
   responsePrefixOption,
+  routeByOption,
   runCommand,
   sourceListKey,
   streamOption,
@@ -26,7 +29,10 @@ const program = new Command("inject")
     "Inject many PIX payments; with --await, wait for every confirmation and measure latency.",
   )
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(routeByOption())
   .addOption(responsePrefixOption())
   .addOption(backendIdOption())
   .addOption(
@@ -65,6 +71,10 @@ const program = new Command("inject")
   .addOption(
     new Option("--amount <brl>", "fixed amount (default: random)").argParser(parseAmountOption),
   )
+  .addOption(
+    new Option("--wait-replicas <n>", "WAIT for n replicas after each batch (durability)")
+      .env("WAIT_REPLICAS").default(0).argParser(intIn(0, 16)),
+  )
   .option("--json", "print the report as JSON on stdout", false)
   .action(async (opts) => {
     if (opts.await && opts.design === "basic") {
@@ -73,12 +83,28 @@ const program = new Command("inject")
           "(deno task compare-fifo-vs-stream estimates its latency from processed_count)",
       );
     }
-    await requireRedis(opts.redisUrl);
+    if (opts.partitions > 0 && opts.design !== "stream") {
+      throw new UserError(
+        `Cannot use --partitions with --design ${opts.design}: only the stream design is partitioned`,
+      );
+    }
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    await requireRedis(target);
     const lists = Array.from({ length: opts.numLists }, (_, i) => sourceListKey(i));
     const tty = Deno.stderr.isTerminal() && !opts.json;
     const report: InjectReport = await inject({
       redisUrl: opts.redisUrl,
-      enqueuer: enqueuerFor(opts.design, { stream: opts.stream, lists }),
+      redisCluster: opts.redisCluster,
+      enqueuer: enqueuerFor(opts.design, {
+        stream: opts.stream,
+        lists,
+        streamOptions: {
+          partitions: opts.partitions,
+          routeBy: opts.routeBy,
+          waitReplicas: opts.waitReplicas,
+        },
+      }),
+      layout: { partitions: opts.partitions, routeBy: opts.routeBy },
       numRequests: opts.numRequests,
       batchSize: opts.batchSize,
       numThreads: opts.numThreads,
