@@ -21,7 +21,6 @@ import {
   ownedPartitions,
   partitionsOfOption,
   partitionsOption,
-  type redactUrl,
   redisClusterOption,
   redisUrlOption,
   responseMaxlenOption,

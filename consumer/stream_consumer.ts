@@ -15,6 +15,7 @@ import {
   errorMessage,
   fieldsToRecord,
   formatCents,
+  isCommandTimeout,
   LATENCY_KEY,
   type Logger,
   LuaScript,
@@ -67,6 +68,8 @@ export interface StreamConsumerOptions {
   markTtlSeconds: number;
   /** Simulated settlement work per batch, in ms, between validation and the atomic apply. */
   settleMs?: number;
+  /** Watchdog: reconnect when a command has no reply for this long (default `blockMs` + 15 s). */
+  commandTimeoutMs?: number;
   limits: ValidationLimits;
   logger?: Logger;
 }
@@ -245,7 +248,12 @@ export class StreamConsumer {
     this.#log = options.logger ?? createLogger(`consumer ${options.consumerName}`);
     this.redis = createClient(
       { url: options.redisUrl, cluster: options.redisCluster },
-      { name: options.consumerName, logger: this.#log },
+      // No reply for this long (well past a blocking read's wait) means a silent socket: reconnect.
+      {
+        name: options.consumerName,
+        logger: this.#log,
+        commandTimeoutMs: options.commandTimeoutMs ?? options.blockMs + 15_000,
+      },
     );
   }
 
@@ -277,7 +285,12 @@ export class StreamConsumer {
         cursor = await this.#readOnce(cursor);
         failures = 0;
       } catch (error) {
-        if (isNoGroup(error)) {
+        if (isCommandTimeout(error)) {
+          this.#log.warn(
+            "no reply from Redis in time; reconnecting (entries in hand stay pending)",
+          );
+          this.redis.disconnect(true);
+        } else if (isNoGroup(error)) {
           this.#log.warn(
             `group ${this.#opts.group} is missing (Redis lost it?); creating it again`,
           );

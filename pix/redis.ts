@@ -28,6 +28,16 @@ export interface RedisOptions {
   logger?: Logger;
   /** Fail commands during an outage instead of queueing them until Redis is back. */
   failFast?: boolean;
+  /**
+   * Watchdog: a command with no reply after this many ms fails with "Command timed out" (see
+   * {@link isCommandTimeout}); long-lived loops then reconnect rather than hang on a silent socket.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** Whether `error` is ioredis' watchdog firing (set with `commandTimeoutMs`). */
+export function isCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === "Command timed out";
 }
 
 /** The URL without its password, for logs. */
@@ -55,6 +65,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     maxRetriesPerRequest: options.failFast ? 0 : null,
     enableOfflineQueue: !options.failFast,
     retryStrategy: reconnectDelayMs,
+    commandTimeout: options.commandTimeoutMs,
   });
   let down = false;
   redis.on("error", (error: Error) => {
@@ -111,7 +122,7 @@ export function createClient(target: RedisTarget, options: RedisOptions = {}): R
     retryDelayOnClusterDown: 200,
     maxRedirections: 32,
     slotsRefreshTimeout: 2000,
-    redisOptions: { connectionName: options.name },
+    redisOptions: { connectionName: options.name, commandTimeout: options.commandTimeoutMs },
   });
   let down = false;
   const onError = (error: Error) => {

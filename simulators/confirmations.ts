@@ -11,6 +11,7 @@ import {
   createClient,
   errorMessage,
   isCluster,
+  isCommandTimeout,
   type Logger,
   parseConfirmation,
   reconnectDelayMs,
@@ -28,7 +29,11 @@ class KeyGroupReader {
   #done?: Promise<void>;
 
   constructor(target: RedisTarget, readonly keys: string[], private readonly logger?: Logger) {
-    this.redis = createClient(target, { name: "confirmation-watcher", logger });
+    this.redis = createClient(target, {
+      name: "confirmation-watcher",
+      logger,
+      commandTimeoutMs: 15_000, // reads block 100 ms: silence this long means a dead socket
+    });
   }
 
   async start(onConfirmation: (c: Confirmation, key: string) => void): Promise<void> {
@@ -61,6 +66,7 @@ class KeyGroupReader {
       } catch (error) {
         if (this.#stopped) break;
         this.logger?.warn(`reading confirmations failed: ${errorMessage(error)}; retrying`);
+        if (isCommandTimeout(error)) this.redis.disconnect(true); // a silent socket: start afresh
         await new Promise((r) => setTimeout(r, reconnectDelayMs(++failures)));
       }
     }

@@ -92,3 +92,57 @@ export async function pendingCount(redis: RedisClient, stream: string, group = "
   const summary = await redis.xpending(stream, group) as [number, ...unknown[]];
   return Number(summary[0]);
 }
+
+/**
+ * A loopback TCP proxy in front of a server. `blackhole()` makes every connection open so far go
+ * silent (bytes dropped both ways, sockets left open): the failure a watchdog must notice.
+ * Connections made afterwards are forwarded normally.
+ */
+export class SilentableProxy {
+  #listener: Deno.Listener;
+  #live = new Set<{ silent: boolean }>();
+  #conns: Deno.Conn[] = [];
+
+  constructor(targetPort: number) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = listener;
+    (async () => {
+      for await (const client of listener) {
+        const state = { silent: false };
+        this.#live.add(state);
+        Deno.connect({ hostname: "127.0.0.1", port: targetPort }).then((server) => {
+          this.#conns.push(client, server);
+          const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+            const buf = new Uint8Array(64 * 1024);
+            try {
+              for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+                if (!state.silent) await to.write(buf.subarray(0, n));
+              }
+            } catch { /* closed */ }
+          };
+          pump(client, server);
+          pump(server, client);
+        }).catch(() => client.close());
+      }
+    })().catch(() => {});
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${(this.#listener.addr as Deno.NetAddr).port}`;
+  }
+
+  /** Every connection open now stops passing bytes, without closing. */
+  blackhole(): void {
+    for (const state of this.#live) state.silent = true;
+    this.#live.clear();
+  }
+
+  close(): void {
+    this.#listener.close();
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+  }
+}

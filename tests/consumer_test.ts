@@ -18,6 +18,7 @@ import {
   INTEGRATION,
   pendingCount,
   sendPayments,
+  SilentableProxy,
   startRedis,
   sumAmounts,
   waitFor,
@@ -355,3 +356,38 @@ Deno.test("trimming keeps every entry some group still needs", INTEGRATION, asyn
   assert.ok(await redis.xlen("pix_payments") < 3000);
   redis.disconnect();
 });
+
+Deno.test(
+  "a connection that goes silent is noticed by the watchdog and replaced",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const proxy = new SilentableProxy(server.port);
+    const redis = client(server.url);
+    const first = await sendPayments(redis, 200, { backendIds: ["1"] });
+    const consumer = new StreamConsumer(consumerOptions(proxy.url, { commandTimeoutMs: 800 }));
+    const running = consumer.run();
+    try {
+      await waitFor(
+        "the first payments",
+        async () => Number(await redis.get("processed_count")) === 200,
+      );
+      proxy.blackhole(); // the consumer's socket stays open but nothing comes back any more
+      const more = await sendPayments(redis, 300, { backendIds: ["1"] });
+      await waitFor(
+        "payments sent after the socket went silent",
+        async () => Number(await redis.get("processed_count")) === 500,
+        15_000,
+      );
+      assert.equal(await redis.get("total_amount"), sumAmounts([...first, ...more]).text);
+      assert.equal(await pendingCount(redis, "pix_payments"), 0);
+    } finally {
+      consumer.stop();
+      // Without the watchdog the consumer never leaves the silent socket: don't hang the suite.
+      await Promise.race([running, new Promise((r) => setTimeout(r, 5000))]);
+      proxy.close();
+      consumer.redis.disconnect();
+    }
+    redis.disconnect();
+  },
+);
