@@ -52,7 +52,7 @@ export function bindDesign(design: GatewayDesign, target: DesignTarget): DesignB
         design,
         enqueuer: streamEnqueuer(target.stream),
         confirms: true,
-        depth: (redis) => redis.xlen(target.stream),
+        depth: (redis) => streamDepth(redis, target.stream, target.group),
         notReady: (redis) => groupMissing(redis, target.stream, target.group),
       };
     default:
@@ -67,17 +67,41 @@ export function designLists(target: DesignTarget): string[] {
   return Array.from({ length: target.numLists }, (_, i) => sourceListKey(i));
 }
 
+/** The group's entry in XINFO GROUPS as a record (`undefined`: no such group or stream). */
+async function groupInfo(
+  redis: Redis,
+  stream: string,
+  group: string,
+): Promise<Record<string, unknown> | undefined> {
+  let groups: unknown[][];
+  try {
+    groups = await redis.xinfo("GROUPS", stream) as unknown[][];
+  } catch (error) {
+    if (/no such key/i.test(String(error))) return undefined;
+    throw error;
+  }
+  for (const flat of groups) {
+    const info: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1];
+    if (info.name === group) return info;
+  }
+  return undefined;
+}
+
 async function groupMissing(
   redis: Redis,
   stream: string,
   group: string,
 ): Promise<string | undefined> {
-  try {
-    const groups = await redis.xinfo("GROUPS", stream) as unknown[][];
-    const names = groups.map((g) => String(g[g.indexOf("name") + 1]));
-    if (names.includes(group)) return undefined;
-  } catch (error) {
-    if (!/no such key/i.test(String(error))) throw error;
-  }
+  if (await groupInfo(redis, stream, group) !== undefined) return undefined;
   return `consumer group ${group} on ${stream} is missing: start a consumer (deno task consume)`;
+}
+
+/** Entries the group has not acknowledged: never delivered (lag) plus pending; XLEN without a group. */
+async function streamDepth(redis: Redis, stream: string, group: string): Promise<number> {
+  const info = await groupInfo(redis, stream, group);
+  if (info === undefined || info.lag === null || info.lag === undefined) {
+    return await redis.xlen(stream);
+  }
+  return Number(info.lag) + Number(info.pending);
 }

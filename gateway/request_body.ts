@@ -74,8 +74,7 @@ export async function readPaymentRequest(
   fields.timestamp ??= new Date().toISOString();
   const result = validatePayment(fields, { limits: options.limits });
   if (!result.ok) return refuse(400, result.rejection.code, result.rejection.message);
-  const { transaction_id, backend_id, amount, timestamp, ...rest } = fields;
-  return { ok: true, payment: { transaction_id, backend_id, amount, timestamp, ...rest } };
+  return { ok: true, payment: fields as unknown as PaymentMessage };
 }
 
 /** The body as text, or `undefined` when it is longer than `cap` bytes. */
@@ -126,9 +125,11 @@ export function parsePaymentJson(
       `Body must be a JSON object of payment fields, not ${describe(value)}`,
     );
   }
-  const amountIsNumber = typeof (value as Record<string, unknown>).amount === "number";
+  const fields = value as Record<string, unknown>;
+  const amountIsNumber = typeof fields.amount === "number";
   let hasNumbers = false;
-  for (const [name, field] of Object.entries(value)) {
+  for (const name in fields) {
+    const field = fields[name];
     if (typeof field === "number") hasNumbers = true;
     else if (typeof field !== "string") {
       return refuse(
@@ -140,17 +141,14 @@ export function parsePaymentJson(
       );
     }
   }
-  if (hasNumbers) value = JSON.parse(text, keepNumberSource);
-  // No prototype: a field named "__proto__" stays a plain field.
-  const fields: Record<string, string> = Object.create(null);
-  for (const [name, field] of Object.entries(value as Record<string, string>)) {
-    fields[name] = field;
+  // JSON.parse makes own data properties, so a field named "__proto__" stays a plain field.
+  if (!hasNumbers) return { ok: true, fields: fields as Record<string, string> };
+  const exact = JSON.parse(text, keepNumberSource) as Record<string, string>;
+  if (amountIsNumber && PLAIN_AMOUNT.test(exact.amount)) {
+    const cents = parseAmountCents(exact.amount);
+    if (cents !== undefined) exact.amount = formatCents(cents);
   }
-  if (amountIsNumber && PLAIN_AMOUNT.test(fields.amount)) {
-    const cents = parseAmountCents(fields.amount);
-    if (cents !== undefined) fields.amount = formatCents(cents);
-  }
-  return { ok: true, fields };
+  return { ok: true, fields: exact };
 }
 
 /** JSON.parse reviver: numbers become their source text (`context.source`). */

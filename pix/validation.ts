@@ -92,6 +92,16 @@ const TIMESTAMP_PATTERN =
  * microseconds, no zone) or with a zone. A missing zone is read as UTC. Returns epoch ms.
  */
 export function parseTimestamp(text: string): number | undefined {
+  // Two rules read the same timestamp one after the other: remember the last answer.
+  if (text === lastTimestamp.text) return lastTimestamp.ms;
+  const ms = parseTimestampText(text);
+  lastTimestamp = { text, ms };
+  return ms;
+}
+
+let lastTimestamp: { text: string; ms: number | undefined } = { text: "", ms: undefined };
+
+function parseTimestampText(text: string): number | undefined {
   const m = TIMESTAMP_PATTERN.exec(text);
   if (m === null) return undefined;
   const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
@@ -137,7 +147,8 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
   {
     code: ErrorCode.FIELD_TOO_LARGE,
     fails: (f, { limits }) => {
-      for (const [name, value] of Object.entries(f)) {
+      for (const name in f) {
+        const value = f[name];
         if (value.length > limits.maxFieldLength || name.length > 64) {
           return `Field ${
             show(name)

@@ -3,7 +3,7 @@
  * script: one round trip per batch); other designs add their own {@link Enqueuer}.
  * @module
  */
-import { LuaScript, type PaymentMessage, type Redis, toStreamFields } from "@fastpix/pix";
+import { LuaScript, type PaymentMessage, type Redis } from "@fastpix/pix";
 import { PAYMENT_FIELDS } from "./payments.ts";
 
 /** Puts a batch of payments into a queue. */
@@ -19,27 +19,38 @@ const enqueueBatchScript = LuaScript.fromFile(
   import.meta.url,
 );
 
-/** XADDs each payment with all its fields, in one pipeline (one round trip). */
-async function xaddPipelined(redis: Redis, stream: string, batch: readonly PaymentMessage[]) {
-  const pipeline = redis.pipeline();
-  for (const p of batch) pipeline.xadd(stream, "*", ...toStreamFields(p));
-  for (const [error] of await pipeline.exec() ?? []) if (error) throw error;
-}
+const hasCoreFields = (p: PaymentMessage) =>
+  p.transaction_id !== undefined && p.backend_id !== undefined && p.amount !== undefined &&
+  p.timestamp !== undefined;
 
 /**
- * XADDs payments onto `stream`. Payments with only the four core fields go in one Lua call; a
- * batch where some carry optional fields (`payee_key`, ...) is XADDed in one pipeline instead.
+ * XADDs payments onto `stream` in one Lua call per field layout (one round trip for the batch).
+ * Payments with only the four core fields share one layout (in the canonical field order);
+ * optional fields (`payee_key`, ...) are kept, payments with the same fields in the same order
+ * sharing a call.
  */
 export function streamEnqueuer(stream: string): Enqueuer {
   return {
     design: "stream",
     async enqueue(redis, batch) {
-      if (batch.some((p) => Object.keys(p).length !== PAYMENT_FIELDS.length)) {
-        return await xaddPipelined(redis, stream, batch);
+      const core: string[] = [String(PAYMENT_FIELDS.length), ...PAYMENT_FIELDS];
+      const layouts = new Map<string, string[]>([["", core]]);
+      for (const p of batch) {
+        if (Object.keys(p).length === PAYMENT_FIELDS.length && hasCoreFields(p)) {
+          core.push(p.transaction_id, p.backend_id, p.amount, p.timestamp);
+          continue;
+        }
+        const names = Object.keys(p).filter((k) => p[k as keyof PaymentMessage] !== undefined);
+        const layout = names.join(",");
+        let args = layouts.get(layout);
+        if (args === undefined) layouts.set(layout, args = [String(names.length), ...names]);
+        for (const name of names) args.push(p[name as keyof PaymentMessage]!);
       }
-      const args: string[] = [String(PAYMENT_FIELDS.length), ...PAYMENT_FIELDS];
-      for (const p of batch) args.push(p.transaction_id, p.backend_id, p.amount, p.timestamp);
-      await enqueueBatchScript.run(redis, [stream], args);
+      await Promise.all(
+        [...layouts.values()].filter((args) => args.length > 1 + Number(args[0])).map((args) =>
+          enqueueBatchScript.run(redis, [stream], args)
+        ),
+      );
     },
   };
 }
