@@ -97,6 +97,9 @@ export class GatewayMetrics {
     const family = (name: string, type: string, help: string) =>
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 
+    family("fastpix_gateway_info", "gauge", "This gateway process (several may share a port).");
+    out.push(`fastpix_gateway_info{pid="${Deno.pid}"} 1`);
+
     family("fastpix_gateway_requests_total", "counter", "HTTP requests answered.");
     for (const [key, n] of this.#requests) {
       const [route, status] = key.split(" ");

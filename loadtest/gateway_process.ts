@@ -1,6 +1,6 @@
 /**
  * Gateway processes for the harnesses (`bench:gateway`, `k6`) and the tests: `deno task gateway`
- * as a child on a given port, ready once it answers `/metrics`.
+ * as a child on a given port, ready once it answers `/metrics` itself.
  * @module
  */
 import { ChildTool } from "@fastpix/pix";
@@ -24,7 +24,10 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `deno task gateway` on 127.0.0.1:`port` and waits (up to 20 s) until it serves. */
+/**
+ * Starts `deno task gateway` on 127.0.0.1:`port` and waits (up to 20 s) until this very process
+ * answers (its pid in `fastpix_gateway_info`).
+ */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const tool = new ChildTool("gateway/gateway_command.ts", {
     args: ["--port", String(options.port), "--hostname", "127.0.0.1", ...(options.args ?? [])],
@@ -43,11 +46,19 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   });
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline && !exited) {
+    // A new connection each time: with reusePort another process may answer on this port.
+    const fresh = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
     try {
-      const response = await fetch(`${url}/metrics`);
-      await response.body?.cancel();
-      if (response.ok) return { tool, url, stop };
-    } catch { /* not listening yet */ }
+      const response = await fetch(`${url}/metrics`, { client: fresh });
+      const page = await response.text();
+      if (response.ok && page.includes(`fastpix_gateway_info{pid="${tool.pid}"}`)) {
+        return { tool, url, stop };
+      }
+    } catch {
+      /* not listening yet */
+    } finally {
+      fresh.close();
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   if (!exited) await stop();

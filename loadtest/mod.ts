@@ -3,3 +3,5 @@
  * @module
  */
 export * from "./bench.ts";
+export * from "./gateway_bench.ts";
+export * from "./gateway_process.ts";
