@@ -93,6 +93,20 @@ export interface ConsumerStats {
   batches: number;
 }
 
+/** Stats with every count at zero. */
+export function emptyStats(): ConsumerStats {
+  return {
+    read: 0,
+    confirmed: 0,
+    duplicates: 0,
+    rejected: 0,
+    skipped: 0,
+    reclaimed: 0,
+    deleted: 0,
+    batches: 0,
+  };
+}
+
 /** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
 export type RawEntry = [id: string, fields: string[] | null];
 
@@ -197,16 +211,7 @@ export async function applyBatch(redis: Redis, batch: Batch): Promise<number[]> 
 
 /** One consumer of the group, on its own connection. */
 export class StreamConsumer {
-  readonly stats: ConsumerStats = {
-    read: 0,
-    confirmed: 0,
-    duplicates: 0,
-    rejected: 0,
-    skipped: 0,
-    reclaimed: 0,
-    deleted: 0,
-    batches: 0,
-  };
+  readonly stats: ConsumerStats = emptyStats();
   readonly redis: Redis;
   #opts: StreamConsumerOptions;
   #log: Logger;

@@ -87,18 +87,17 @@ const program = new Command("bench")
       style: { head: [], border: [] },
     });
     for (const r of result.runs) {
+      const l = r.latency;
+      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) => v ?? "-");
       table.push([
         r.name,
         r.payments,
         r.offeredRate ?? "max",
-        r.sendRate,
+        r.sendRate || "-",
         r.endToEndRate,
-        r.latency.p50,
-        r.latency.p95,
-        r.latency.p99,
-        r.latency.max,
+        ...cells,
         r.unanswered,
-      ]); // deno-fmt-ignore
+      ]);
     }
     console.log(table.toString());
     const m = result.machine;
