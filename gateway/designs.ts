@@ -32,6 +32,8 @@ export interface DesignBinding {
   depth(redis: Redis): Promise<number>;
   /** Why the design cannot take payments now (`undefined`: ready). */
   notReady(redis: Redis): Promise<string | undefined>;
+  /** The consumer that drains it: a repo script (from the repo root) and its flags. */
+  consumer: { script: string; args: string[] };
 }
 
 /** Thrown for a design this build does not have yet. */
@@ -54,12 +56,29 @@ export function bindDesign(design: GatewayDesign, target: DesignTarget): DesignB
         confirms: true,
         depth: (redis) => streamDepth(redis, target.stream, target.group),
         notReady: (redis) => groupMissing(redis, target.stream, target.group),
+        consumer: {
+          script: "consumer/consume_command.ts",
+          args: ["--stream", target.stream, "--group", target.group],
+        },
       };
     default:
       throw new DesignUnavailableError(
         `Design ${design} is not available in this gateway yet: use --design stream`,
       );
   }
+}
+
+/** The designs this build can serve. */
+export function availableDesigns(target: DesignTarget): GatewayDesign[] {
+  return GATEWAY_DESIGNS.filter((design) => {
+    try {
+      bindDesign(design, target);
+      return true;
+    } catch (error) {
+      if (error instanceof DesignUnavailableError) return false;
+      throw error;
+    }
+  });
 }
 
 /** The lists the list designs use. */
