@@ -6,6 +6,7 @@
  */
 /// <reference path="./k6_env.d.ts" />
 import exec from "k6/execution";
+import { Client, type RedisConnectionURL } from "k6/experimental/redis";
 
 /** The queue designs, as the gateway's `?design=` names them. */
 export const DESIGNS = ["stream", "list", "list-reliable", "basic"] as const;
@@ -93,6 +94,23 @@ export function baseUrl(): string {
   const url = envString("BASE_URL", "http://127.0.0.1:9999").replace(/\/+$/, "");
   if (!/^https?:\/\/[^/]+/.test(url)) bad("BASE_URL", url, "an http:// or https:// URL");
   return url;
+}
+
+/** A Redis client for `REDIS_URL` (default `redis://127.0.0.1:6379`); call it in the init context. */
+export function redisClient(): Client {
+  const url = envString("REDIS_URL", "redis://127.0.0.1:6379");
+  if (!/^rediss?:\/\/[^/]+/.test(url)) bad("REDIS_URL", url, "redis://host:port");
+  return new Client(url as RedisConnectionURL);
+}
+
+/** An integer reply (`GET processed_count`, `LLEN`, ...); 0 for nil. */
+export async function redisInteger(
+  redis: Client,
+  command: string,
+  ...args: string[]
+): Promise<number> {
+  const reply = await redis.sendCommand(command, ...args);
+  return reply === null || reply === undefined ? 0 : Number(reply);
 }
 
 /** A payment in the project's wire format. */

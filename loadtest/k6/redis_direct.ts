@@ -9,7 +9,6 @@
  *   k6 run -e REDIS_URL=redis://127.0.0.1:6379 -e DESIGN=stream -e RATE=2000 loadtest/k6/redis_direct.ts
  * @module
  */
-import { Client, type RedisConnectionURL } from "k6/experimental/redis";
 import { sleep } from "k6";
 import { Counter, Gauge, Rate, Trend } from "k6/metrics";
 import type { Options } from "k6/options";
@@ -26,6 +25,8 @@ import {
   latencyOf,
   makePayment,
   rateOf,
+  redisClient,
+  redisInteger,
   type SummaryData,
   summaryOutputs,
   table,
@@ -33,7 +34,6 @@ import {
 } from "./lib.ts";
 
 const design = envList<Design>("DESIGN", ["stream"], DESIGNS)[0];
-const redisUrl = envString("REDIS_URL", "redis://127.0.0.1:6379");
 const stream = envString("REDIS_STREAM", "pix_payments");
 const group = envString("GROUP_NAME", "pix_consumers");
 const numLists = envInt("NUM_LISTS", 1, 1, 1024);
@@ -45,10 +45,7 @@ const ids = backendIds();
 const lists = Array.from({ length: numLists }, (_, i) => `source_list_${i}`);
 const usesStream = design === "stream" || design === "basic";
 
-if (!/^rediss?:\/\//.test(redisUrl)) {
-  throw new Error(`Bad REDIS_URL=${JSON.stringify(redisUrl)}: expected redis://host:port`);
-}
-const redis = new Client(redisUrl as RedisConnectionURL);
+const redis = redisClient();
 
 const enqueueDuration = new Trend("enqueue_duration", true);
 const enqueueFailed = new Rate("enqueue_failed");
@@ -77,10 +74,7 @@ export const options: Options = {
   teardownTimeout: `${drainS + 30}s`,
 };
 
-async function integer(command: string, ...args: string[]): Promise<number> {
-  const reply = await redis.sendCommand(command, ...args);
-  return reply === null || reply === undefined ? 0 : Number(reply);
-}
+const integer = (command: string, ...args: string[]) => redisInteger(redis, command, ...args);
 
 /** Payments still waiting: the group's lag + pending, or the lists' lengths. */
 async function queueDepth(): Promise<number> {

@@ -13,7 +13,6 @@
  */
 import http from "k6/http";
 import { check, sleep } from "k6";
-import { Client, type RedisConnectionURL } from "k6/experimental/redis";
 import { Counter, Gauge } from "k6/metrics";
 import type { Options } from "k6/options";
 import {
@@ -26,11 +25,12 @@ import {
   envInt,
   envList,
   envSeconds,
-  envString,
   gaugeOf,
   latencyOf,
   makePayment,
   rateOf,
+  redisClient,
+  redisInteger,
   type SummaryData,
   summaryOutputs,
   table,
@@ -43,14 +43,10 @@ const durationS = envSeconds("DURATION", "10m");
 const drainS = envSeconds("DRAIN", "120s");
 const p99Ms = envInt("P99_MS", 50, 1);
 const maxFailedRate = envFraction("MAX_FAILED_RATE", 0.001);
-const redisUrl = envString("REDIS_URL", "redis://127.0.0.1:6379");
 const base = baseUrl();
 const ids = backendIds();
 
-if (!/^rediss?:\/\//.test(redisUrl)) {
-  throw new Error(`Bad REDIS_URL=${JSON.stringify(redisUrl)}: expected redis://host:port`);
-}
-const redis = new Client(redisUrl as RedisConnectionURL);
+const redis = redisClient();
 
 const accepted = new Counter("payments_accepted");
 const gatewayEnqueued = new Gauge("soak_gateway_enqueued");
@@ -95,10 +91,7 @@ function enqueuedByGateway(): number {
   return Number(pattern.exec(String(response.body))?.[1] ?? 0);
 }
 
-async function processedCount(): Promise<number> {
-  const reply = await redis.sendCommand("GET", "processed_count");
-  return reply === null || reply === undefined ? 0 : Number(reply);
-}
+const processedCount = () => redisInteger(redis, "GET", "processed_count");
 
 /** Where the counters stood before the run. */
 export async function setup(): Promise<{ enqueuedBefore: number; processedBefore: number }> {
