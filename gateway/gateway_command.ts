@@ -97,8 +97,11 @@ const program = new Command("gateway")
     log.info(
       `listening on ${running.url} (design ${opts.design}, Redis ${redactUrl(opts.redisUrl)})`,
     );
+    let stopping = false;
     const stop = () => {
-      log.info("stopping: answering requests in flight");
+      if (stopping) Deno.exit(130); // a second signal: now
+      stopping = true;
+      log.info("stopping: answering requests in flight (signal again to exit now)");
       running.stop().then(() => Deno.exit(0));
     };
     Deno.addSignalListener("SIGINT", stop);
