@@ -97,10 +97,12 @@ const program = new Command("gateway")
     log.info(
       `listening on ${running.url} (design ${opts.design}, Redis ${redactUrl(opts.redisUrl)})`,
     );
-    let stopping = false;
+    let stoppingSince = 0;
     const stop = () => {
-      if (stopping) Deno.exit(130); // a second signal: now
-      stopping = true;
+      // Ctrl+C under `deno task` arrives twice within milliseconds: that is one signal.
+      if (stoppingSince > 0 && Date.now() - stoppingSince < 500) return;
+      if (stoppingSince > 0) Deno.exit(130); // a second signal: now
+      stoppingSince = Date.now();
       log.info("stopping: answering requests in flight (signal again to exit now)");
       running.stop().then(() => Deno.exit(0));
     };
