@@ -7,8 +7,11 @@
 import assert from "node:assert/strict";
 import { CONSUMER_DEFAULTS, StreamConsumer } from "@fastpix/consumer";
 import {
+  availableDesigns,
+  bindDesign,
   type DesignTarget,
   GATEWAY_DEFAULTS,
+  GATEWAY_DESIGNS,
   type GatewayOptions,
   parsePrometheusText,
   type RunningGateway,
@@ -18,6 +21,7 @@ import {
 import { startGatewayProcess } from "@fastpix/loadtest";
 import { DEFAULT_LIMITS, ErrorCode, freePort, type Redis } from "@fastpix/pix";
 import {
+  ChildTool,
   client,
   confirmationsOf,
   INTEGRATION,
@@ -439,5 +443,72 @@ Deno.test(
       await b.stop();
       redis.disconnect();
     }
+  },
+);
+
+Deno.test(
+  "every available design end to end through HTTP, with its own consumer process",
+  INTEGRATION,
+  async (t) => {
+    for (const design of availableDesigns(TARGET)) {
+      await t.step(design, async () => {
+        await using server = await startRedis();
+        const redis = client(server.url);
+        const binding = bindDesign(design, TARGET);
+        const consumer = new ChildTool(binding.consumer.script, {
+          args: binding.consumer.args,
+          env: { REDIS_URL: server.url, CONSUMER_NAME: `gw_${design}`, LOG_LEVEL: "warn" },
+        });
+        const gateway = await startGateway(server.url, { design });
+        try {
+          const query = binding.confirms ? "?wait=true" : "";
+          const answers = await Promise.all(
+            Array.from({ length: 40 }, (_, i) =>
+              postPayment(gateway.url, {
+                transaction_id: `${design}-${i}`,
+                backend_id: String(1 + (i % 2)),
+                amount: i % 2 === 0 ? 10.1 : "0.25",
+              }, query)),
+          );
+          for (const [i, a] of answers.entries()) {
+            assert.equal(a.status, binding.confirms ? 200 : 202, JSON.stringify(a.body));
+            assert.equal(a.body.transaction_id, `${design}-${i}`);
+            if (binding.confirms) assert.equal(a.body.status, "confirmed");
+          }
+          await waitFor(
+            `${design}: 40 processed`,
+            async () => await redis.get("processed_count") === "40",
+          );
+          assert.equal(await redis.get("total_amount_cents"), String(20 * 1010 + 20 * 25));
+          const page = await metricsOf(gateway.url);
+          assert.equal(
+            sampleValue(page, "fastpix_gateway_enqueued_payments_total", { design }),
+            40,
+          );
+          assert.equal(sampleValue(page, "fastpix_gateway_queue_depth", { design }), 0);
+        } finally {
+          await gateway.stop();
+          consumer.kill("SIGTERM");
+          await consumer.finished();
+          redis.disconnect();
+        }
+      });
+    }
+  },
+);
+
+Deno.test(
+  "designs this build lacks answer 501 naming the design, and enqueue nothing",
+  INTEGRATION,
+  async () => {
+    await using s = await stack({ consumer: false });
+    const missing = GATEWAY_DESIGNS.filter((d) => !availableDesigns(TARGET).includes(d));
+    for (const design of missing) {
+      const r = await postPayment(s.base, { backend_id: "1", amount: "1.00" }, `?design=${design}`);
+      assert.equal(r.status, 501);
+      assert.equal(r.body.code, ErrorCode.DESIGN_UNAVAILABLE);
+      assert.ok(r.body.message.includes(design), r.body.message);
+    }
+    assert.equal(await s.redis.exists("pix_payments"), 0);
   },
 );
