@@ -5,3 +5,4 @@
 export * from "./stream_consumer.ts";
 export * from "./consumer_pool.ts";
 export { compareIds, safeTrimId } from "./trim.ts";
+export * from "./basic_consumer.ts";

@@ -7,12 +7,10 @@
  */
 import {
   BACKEND_ID_PATTERN,
+  createClient,
   createLatencyHistogram,
   createLogger,
-  createRedis,
   DEFAULT_LIMITS,
-  dlqKey,
-  DONE_MARK_PREFIX,
   ErrorCode,
   errorMessage,
   fieldsToRecord,
@@ -20,14 +18,13 @@ import {
   LATENCY_KEY,
   type Logger,
   LuaScript,
-  PROCESSED_COUNT_KEY,
   reconnectDelayMs,
   recordMs,
-  type Redis,
+  type RedisClient,
   responseStreamKey,
+  type StreamKeys,
+  streamKeys,
   summarize,
-  TOTAL_AMOUNT_CENTS_KEY,
-  TOTAL_AMOUNT_KEY,
   validatePayment,
   type ValidationLimits,
 } from "@fastpix/pix";
@@ -42,7 +39,15 @@ const processBatchScript = LuaScript.fromFile(
 /** Settings of one consumer loop; the command fills them from flags and env vars. */
 export interface StreamConsumerOptions {
   redisUrl: string;
+  /** `REDIS_CLUSTER` seed nodes: when set, a Redis Cluster client instead of `redisUrl`. */
+  redisCluster?: readonly string[];
+  /** Base payment stream (`REDIS_STREAM`). */
   stream: string;
+  /**
+   * Hash tag of the partition this loop consumes (`partitionTags` in `@fastpix/pix`): it then reads
+   * `<stream>:{tag}` and uses that partition's keys. Unset: the single-stream layout.
+   */
+  partition?: string;
   group: string;
   consumerName: string;
   responsePrefix: string;
@@ -132,7 +137,12 @@ export type BatchContext =
     | "markTtlSeconds"
     | "limits"
   >
-  & { deliveries?: Map<string, number>; nowMs?: number };
+  & {
+    deliveries?: Map<string, number>;
+    nowMs?: number;
+    /** The partition's keys; default: the single-stream keys of `stream`. */
+    keys?: StreamKeys;
+  };
 
 /** KEYS and ARGV of one `process_batch` call. */
 export interface Batch {
@@ -145,12 +155,16 @@ export interface Batch {
  * Entries delivered more than `maxDeliveries` times are rejected like invalid ones.
  */
 export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Batch {
+  const k = ctx.keys ?? streamKeys(ctx.stream);
   const respKeys: string[] = [];
+  // Partitioned: the marks the script will touch are declared too, so Redis Cluster vets every key
+  // before the script runs (one slot, served here, not mid-migration) instead of failing halfway.
+  const markKeys: string[] = [];
   const respIndex = new Map<string, number>();
   const indexOf = (backendId: string) => {
     let index = respIndex.get(backendId);
     if (index === undefined) {
-      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId));
+      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId, k.tag));
       index = respKeys.length;
       respIndex.set(backendId, index);
     }
@@ -159,7 +173,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
   const nowMs = ctx.nowMs ?? Date.now();
   const args: (string | number)[] = [
     ctx.group,
-    DONE_MARK_PREFIX,
+    k.markPrefix,
     ctx.markTtlSeconds,
     ctx.responseMaxlen,
     new Date(nowMs).toISOString(),
@@ -181,6 +195,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
       : undefined;
     if (result.ok && rejection === undefined) {
       const p = result.payment;
+      if (k.tag !== undefined) markKeys.push(k.markPrefix + p.transactionId);
       args.push("ok", id, p.transactionId, p.backendId, indexOf(p.backendId), p.amountCents, formatCents(p.amountCents), "", "");
     } else {
       // A rejected message may have a bad backend_id: it then gets no confirmation stream.
@@ -191,12 +206,13 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     } // deno-fmt-ignore
   }
   const keys = [
-    ctx.stream,
-    dlqKey(ctx.stream),
-    PROCESSED_COUNT_KEY,
-    TOTAL_AMOUNT_KEY,
-    TOTAL_AMOUNT_CENTS_KEY,
+    k.stream,
+    k.dlq,
+    k.processedCount,
+    k.totalAmount,
+    k.totalAmountCents,
     ...respKeys,
+    ...markKeys,
   ]; // deno-fmt-ignore
   return { keys, args };
 }
@@ -205,15 +221,16 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
  * Applies a batch atomically; resolves to `[confirmed, duplicates, rejected, skipped, totalCents]`.
  * Applying the same batch again changes nothing: its entries are no longer pending (skipped).
  */
-export async function applyBatch(redis: Redis, batch: Batch): Promise<number[]> {
+export async function applyBatch(redis: RedisClient, batch: Batch): Promise<number[]> {
   return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
 }
 
 /** One consumer of the group, on its own connection. */
 export class StreamConsumer {
   readonly stats: ConsumerStats = emptyStats();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   #opts: StreamConsumerOptions;
+  #keys: StreamKeys;
   #log: Logger;
   #stopping = false;
   #latency = createLatencyHistogram();
@@ -222,9 +239,14 @@ export class StreamConsumer {
   #nextLatencyAt = 0;
 
   constructor(options: StreamConsumerOptions) {
-    this.#opts = options;
+    // From here on `stream` is the partition's own stream (the base name when unpartitioned).
+    this.#keys = streamKeys(options.stream, options.partition);
+    this.#opts = { ...options, stream: this.#keys.stream };
     this.#log = options.logger ?? createLogger(`consumer ${options.consumerName}`);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+    this.redis = createClient(
+      { url: options.redisUrl, cluster: options.redisCluster },
+      { name: options.consumerName, logger: this.#log },
+    );
   }
 
   /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
@@ -360,7 +382,7 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    const batch = buildBatch(entries, { ...o, deliveries });
+    const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
     if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
     const [confirmed, duplicates, rejected, skipped] = await applyBatch(this.redis, batch);
     const doneMs = Date.now();
@@ -371,7 +393,7 @@ export class StreamConsumer {
     s.rejected += rejected;
     s.skipped += skipped;
     s.batches++;
-    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${dlqKey(o.stream)}`);
+    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${this.#keys.dlq}`);
     for (const [id, flat] of entries) {
       if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
     }

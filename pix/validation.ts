@@ -20,6 +20,7 @@ export const ErrorCode = {
   TIMESTAMP_IN_FUTURE: 1303,
   FIELD_TOO_LARGE: 1401,
   TOO_MANY_FIELDS: 1402,
+  PAYLOAD_MALFORMED: 1403,
   MAX_DELIVERIES_EXCEEDED: 2001,
   // The HTTP gateway's own refusals (the request, not the payment, is at fault).
   REQUEST_BODY_TOO_LARGE: 3001,
