@@ -3,14 +3,14 @@
  * consumer answers with confirmations (`wait=true`), how deep its queue is and whether it is ready.
  * @module
  */
-import { type Redis, sourceListKey } from "@fastpix/pix";
-import { type Enqueuer, streamEnqueuer } from "@fastpix/simulators";
+import { LIST_CONSUMERS_KEY, type Redis, sourceListKey } from "@fastpix/pix";
+import { type Enqueuer, enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "@fastpix/simulators";
 
-/** Every design `--design` and `?design=` name. */
-export const GATEWAY_DESIGNS = ["stream", "list", "list-reliable", "basic"] as const;
+/** Every design `--design` and `?design=` name (the simulators' {@link QUEUE_DESIGNS}). */
+export const GATEWAY_DESIGNS = QUEUE_DESIGNS;
 
 /** One of {@link GATEWAY_DESIGNS}. */
-export type GatewayDesign = typeof GATEWAY_DESIGNS[number];
+export type GatewayDesign = QueueDesign;
 
 /** Where the designs keep their queues. */
 export interface DesignTarget {
@@ -36,49 +36,58 @@ export interface DesignBinding {
   consumer: { script: string; args: string[] };
 }
 
-/** Thrown for a design this build does not have yet. */
-export class DesignUnavailableError extends Error {
-  override name = "DesignUnavailableError";
-}
-
 /** Whether `name` is one of {@link GATEWAY_DESIGNS}. */
 export function isGatewayDesign(name: string): name is GatewayDesign {
   return (GATEWAY_DESIGNS as readonly string[]).includes(name);
 }
 
-/** The binding of `design`; throws {@link DesignUnavailableError} when it is not built yet. */
+/** The binding of `design`: how the gateway feeds it, reads its depth and checks it is ready. */
 export function bindDesign(design: GatewayDesign, target: DesignTarget): DesignBinding {
+  const lists = designLists(target);
+  const enqueuer = enqueuerFor(design, { stream: target.stream, lists });
+  const streamFlags = ["--stream", target.stream, "--group", target.group];
   switch (design) {
     case "stream":
       return {
         design,
-        enqueuer: streamEnqueuer(target.stream),
+        enqueuer,
         confirms: true,
         depth: (redis) => streamDepth(redis, target.stream, target.group),
-        notReady: (redis) => groupMissing(redis, target.stream, target.group),
-        consumer: {
-          script: "consumer/consume_command.ts",
-          args: ["--stream", target.stream, "--group", target.group],
-        },
+        notReady: (redis) => groupMissing(redis, target, "deno task consume"),
+        consumer: { script: "consumer/consume_command.ts", args: streamFlags },
       };
-    default:
-      throw new DesignUnavailableError(
-        `Design ${design} is not available in this gateway yet: use --design stream`,
-      );
+    case "basic":
+      return {
+        design,
+        enqueuer,
+        confirms: false, // the basic consumer only counts and acknowledges
+        depth: (redis) => streamDepth(redis, target.stream, target.group),
+        notReady: (redis) => groupMissing(redis, target, "deno task consume:basic"),
+        consumer: { script: "consumer/consume_basic_command.ts", args: streamFlags },
+      };
+    case "list":
+      return {
+        design,
+        enqueuer,
+        confirms: true,
+        depth: (redis) => listsDepth(redis, lists),
+        // BRPOP consumers leave no trace in Redis: reachable is all that can be checked.
+        notReady: () => Promise.resolve(undefined),
+        consumer: { script: "fifo_list_demo/consume_list_command.ts", args: [] },
+      };
+    case "list-reliable":
+      return {
+        design,
+        enqueuer,
+        confirms: true,
+        depth: (redis) => listsDepth(redis, lists),
+        notReady: async (redis) =>
+          await redis.hlen(LIST_CONSUMERS_KEY) > 0
+            ? undefined
+            : "no reliable list consumer is registered: start one (deno task consume:list-reliable)",
+        consumer: { script: "fifo_list_demo/consume_list_reliable_command.ts", args: [] },
+      };
   }
-}
-
-/** The designs this build can serve. */
-export function availableDesigns(target: DesignTarget): GatewayDesign[] {
-  return GATEWAY_DESIGNS.filter((design) => {
-    try {
-      bindDesign(design, target);
-      return true;
-    } catch (error) {
-      if (error instanceof DesignUnavailableError) return false;
-      throw error;
-    }
-  });
 }
 
 /** The lists the list designs use. */
@@ -109,11 +118,23 @@ async function groupInfo(
 
 async function groupMissing(
   redis: Redis,
-  stream: string,
-  group: string,
+  target: DesignTarget,
+  start: string,
 ): Promise<string | undefined> {
-  if (await groupInfo(redis, stream, group) !== undefined) return undefined;
-  return `consumer group ${group} on ${stream} is missing: start a consumer (deno task consume)`;
+  if (await groupInfo(redis, target.stream, target.group) !== undefined) return undefined;
+  return `consumer group ${target.group} on ${target.stream} is missing: start a consumer (${start})`;
+}
+
+/** Payments waiting in the lists. */
+async function listsDepth(redis: Redis, lists: readonly string[]): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (const list of lists) pipeline.llen(list);
+  let total = 0;
+  for (const [error, length] of await pipeline.exec() ?? []) {
+    if (error) throw error;
+    total += Number(length);
+  }
+  return total;
 }
 
 /** Entries the group has not acknowledged: never delivered (lag) plus pending; XLEN without a group. */

@@ -89,9 +89,6 @@ const program = new Command("gateway")
       if (error instanceof Deno.errors.AddrInUse) {
         throw new UserError(`Cannot listen on port ${opts.port}: it is in use`);
       }
-      if (error instanceof Error && error.name === "DesignUnavailableError") {
-        throw new UserError(error.message);
-      }
       throw error;
     }
     log.info(

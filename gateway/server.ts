@@ -21,7 +21,6 @@ import {
   bindDesign,
   type DesignBinding,
   type DesignTarget,
-  DesignUnavailableError,
   type GatewayDesign,
   isGatewayDesign,
 } from "./designs.ts";
@@ -87,7 +86,7 @@ const json = (status: number, body: unknown) =>
 export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly redis: Redis;
-  #lanes = new Map<GatewayDesign, Lane | DesignUnavailableError>();
+  #lanes = new Map<GatewayDesign, Lane>();
   #waiters: ConfirmationWaiters;
   #log: Logger;
 
@@ -105,32 +104,26 @@ export class Gateway {
   /** Connects to Redis; throws when it does not answer. */
   async connect(): Promise<void> {
     await this.redis.connect();
-    this.#lane(this.options.design); // a default design that is unavailable fails here
+    this.#lane(this.options.design);
   }
 
   #lane(design: GatewayDesign): Lane {
     let lane = this.#lanes.get(design);
     if (lane === undefined) {
-      try {
-        const binding = bindDesign(design, this.options.target);
-        const batcher = new EnqueueBatcher(this.redis, binding.enqueuer, {
-          maxBatch: this.options.batchMax,
-          maxDelayMs: this.options.batchDelayMs,
-          onBatch: (size, error) => {
-            this.metrics.batch(design, size, error !== undefined);
-            if (error !== undefined) {
-              this.#log.warn(`enqueue of ${size} payments failed: ${errorMessage(error)}`);
-            }
-          },
-        });
-        lane = { binding, batcher };
-      } catch (error) {
-        if (!(error instanceof DesignUnavailableError)) throw error;
-        lane = error;
-      }
+      const binding = bindDesign(design, this.options.target);
+      const batcher = new EnqueueBatcher(this.redis, binding.enqueuer, {
+        maxBatch: this.options.batchMax,
+        maxDelayMs: this.options.batchDelayMs,
+        onBatch: (size, error) => {
+          this.metrics.batch(design, size, error !== undefined);
+          if (error !== undefined) {
+            this.#log.warn(`enqueue of ${size} payments failed: ${errorMessage(error)}`);
+          }
+        },
+      });
+      lane = { binding, batcher };
       this.#lanes.set(design, lane);
     }
-    if (lane instanceof DesignUnavailableError) throw lane;
     return lane;
   }
 
@@ -184,12 +177,7 @@ export class Gateway {
         ),
       };
     }
-    try {
-      return { lane: this.#lane(name) };
-    } catch (error) {
-      if (!(error instanceof DesignUnavailableError)) throw error;
-      return { response: reject(501, ErrorCode.DESIGN_UNAVAILABLE, error.message) };
-    }
+    return { lane: this.#lane(name) };
   }
 
   async #payment(request: Request, url: RequestTarget): Promise<Response> {
@@ -269,7 +257,6 @@ export class Gateway {
     const queueDepth = new Map<string, number>();
     let redisUp = true;
     for (const [design, lane] of this.#lanes) {
-      if (lane instanceof DesignUnavailableError) continue;
       try {
         queueDepth.set(design, await withTimeout(lane.binding.depth(this.redis), 1000));
       } catch {
@@ -289,7 +276,7 @@ export class Gateway {
   /** Sends what is batched, stops waiting for confirmations and closes the connections. */
   async close(): Promise<void> {
     for (const lane of this.#lanes.values()) {
-      if (!(lane instanceof DesignUnavailableError)) await lane.batcher.drain().catch(() => {});
+      await lane.batcher.drain().catch(() => {});
     }
     await this.#waiters.stop();
     this.redis.disconnect();

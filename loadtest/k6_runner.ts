@@ -13,9 +13,9 @@ import {
   UserError,
 } from "@fastpix/pix";
 import {
-  availableDesigns,
   bindDesign,
   type DesignTarget,
+  GATEWAY_DESIGNS,
   type GatewayDesign,
 } from "@fastpix/gateway";
 import { type GatewayProcess, startGatewayProcess } from "./gateway_process.ts";
@@ -161,7 +161,7 @@ export async function runK6(options: K6RunOptions): Promise<{ code: number; summ
   await Deno.mkdir(options.resultsDir, { recursive: true });
   const at = stamp();
   const summary = `${options.resultsDir}/k6-${options.scenario}-${at}.json`;
-  const designs = options.designs ?? availableDesigns(TARGET);
+  const designs = options.designs ?? [...GATEWAY_DESIGNS];
   const file = `${options.scenario}.ts`;
 
   if (options.scenario === "soak") {
@@ -169,6 +169,7 @@ export async function runK6(options: K6RunOptions): Promise<{ code: number; summ
   }
   // designs, redis_direct and anything else: one design at a time, fresh Redis each, merged JSON.
   const perDesign: unknown[] = [];
+  let scenarioOptions: unknown;
   let worst = 0;
   for (const design of designs) {
     const gateway = options.scenario !== "redis_direct";
@@ -189,7 +190,8 @@ export async function runK6(options: K6RunOptions): Promise<{ code: number; summ
     }
     try {
       const doc = JSON.parse(await Deno.readTextFile(partial));
-      perDesign.push(...(Array.isArray(doc.designs) ? doc.designs : [doc]));
+      perDesign.push(...(Array.isArray(doc.results) ? doc.results : [doc]));
+      scenarioOptions ??= doc.options;
     } catch {
       log.warn(`k6 wrote no summary for design ${design} (${partial})`);
     }
@@ -197,7 +199,14 @@ export async function runK6(options: K6RunOptions): Promise<{ code: number; summ
   await Deno.writeTextFile(
     summary,
     JSON.stringify(
-      { tool: "k6", scenario: options.scenario, at: new Date().toISOString(), designs: perDesign },
+      {
+        at: new Date().toISOString(),
+        command: `deno task k6 ${options.scenario}`,
+        tool: "k6",
+        scenario: options.scenario,
+        options: scenarioOptions ?? null,
+        results: perDesign,
+      },
       null,
       2,
     ) + "\n",

@@ -32,12 +32,12 @@ Deno.test("without k6: one line saying where to get it, exit 2", INTEGRATION, as
 });
 
 Deno.test(
-  "with k6: Redis, consumer and gateway up for the run, summary merged, all stopped after",
+  "with k6: per design Redis, consumer and gateway up for the run, summaries merged, all stopped",
   INTEGRATION,
   async () => {
     const results = await Deno.makeTempDir({ prefix: "fastpix-k6-results-" });
     const run = new ChildTool("loadtest/k6_command.ts", {
-      args: ["designs", "--designs", "stream", "--results", results],
+      args: ["designs", "--results", results],
       env: { K6: await fakeK6(), RATE: "123", LOG_LEVEL: "warn" },
     });
     const { code, output } = await run.finished();
@@ -46,20 +46,31 @@ Deno.test(
     assert.ok(path !== undefined, output);
     const summary = JSON.parse(await Deno.readTextFile(path));
     assert.equal(summary.scenario, "designs");
-    assert.equal(summary.designs.length, 1);
-    const [d] = summary.designs;
-    assert.equal(d.design, "stream");
-    assert.match(d.script, /loadtest\/k6\/designs\.ts$/);
-    assert.equal(d.env.RATE, "123");
-    assert.equal(d.env.DESIGNS, "stream");
-    // The payment went through the gateway and a real consumer confirmed it.
-    assert.equal(d.answer.status, 200);
-    assert.equal(d.answer.body.status, "confirmed");
-    assert.equal(d.answer.body.processed_amount, "19.90");
-    // Everything it started is gone.
-    const port = (url: string) => Number(new URL(url).port);
-    for (const url of [d.env.BASE_URL, d.env.REDIS_URL.replace("redis:", "http:")]) {
-      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: port(url) }), url);
+    assert.deepEqual(summary.results.map((r: { design: string }) => r.design), [
+      "stream",
+      "basic",
+      "list",
+      "list-reliable",
+    ]);
+    for (const r of summary.results) {
+      assert.match(r.script, /loadtest\/k6\/designs\.ts$/);
+      assert.equal(r.env.RATE, "123");
+      assert.equal(r.env.DESIGNS, r.design);
+      // The payment went through the gateway into the design, and its consumer confirmed it.
+      if (r.design === "basic") {
+        assert.equal(r.answer.status, 202);
+      } else {
+        assert.equal(r.answer.status, 200, JSON.stringify(r.answer));
+        assert.equal(r.answer.body.status, "confirmed");
+        assert.equal(r.answer.body.processed_amount, "19.90");
+      }
+      // Everything it started is gone.
+      for (const url of [r.env.BASE_URL, r.env.REDIS_URL.replace("redis:", "http:")]) {
+        await assert.rejects(
+          Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(url).port) }),
+          url,
+        );
+      }
     }
     await Deno.remove(results, { recursive: true });
   },

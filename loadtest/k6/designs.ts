@@ -36,6 +36,7 @@ import {
   type SummaryData,
   summaryOutputs,
   table,
+  throughputRun,
   TREND_STATS,
 } from "./lib.ts";
 
@@ -160,6 +161,9 @@ interface DesignResult {
   design: Design;
   /** Latency is end to end (enqueue → confirmation) when true, enqueue only (202) when false. */
   wait: boolean;
+  /** The constant phase, as `compare-fifo-vs-stream` names its runs. */
+  throughput: { payments: number; seconds: number; perSecond: number }[];
+  latency: LatencySummary & { offeredRate: number; payments: number; method: string };
   constant: {
     offeredRate: number;
     durationS: number;
@@ -170,9 +174,6 @@ interface DesignResult {
     latency: LatencySummary;
   };
   ramp: { steps: StepResult[]; knee: StepResult | null };
-  /** Shorthands for tables that compare designs (the constant phase). */
-  throughput: number;
-  latency: LatencySummary;
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -201,9 +202,17 @@ function designResult(data: SummaryData, design: Design): DesignResult {
     knee = s;
   }
   const throughput = round1(requests / constantS);
+  const waited = wait && CONFIRMING_DESIGNS.includes(design);
   return {
     design,
-    wait: wait && CONFIRMING_DESIGNS.includes(design),
+    wait: waited,
+    throughput: [throughputRun(requests, constantS)],
+    latency: {
+      offeredRate: rate,
+      payments: latency.count,
+      method: waited ? "http_wait_confirmation" : "http_202",
+      ...latency,
+    },
     constant: {
       offeredRate: rate,
       durationS: constantS,
@@ -214,8 +223,6 @@ function designResult(data: SummaryData, design: Design): DesignResult {
       latency,
     },
     ramp: { steps, knee },
-    throughput,
-    latency,
   };
 }
 
@@ -226,7 +233,7 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     r.design,
     r.wait ? "200 (wait)" : "202",
     r.constant.offeredRate,
-    r.constant.throughput,
+    r.throughput[0].perSecond,
     r.latency.p50,
     r.latency.p95,
     r.latency.p99,
@@ -250,8 +257,17 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     rows,
   );
   return summaryOutputs("designs", {
-    baseUrl: base,
-    settings: { rate, constantS, rampRates, stepS, stepRampS, p99Ms, maxFailedRate, wait },
-    designs: results,
+    options: {
+      baseUrl: base,
+      rate,
+      constantS,
+      rampRates,
+      stepS,
+      stepRampS,
+      p99Ms,
+      maxFailedRate,
+      wait,
+    },
+    results,
   }, lines);
 }

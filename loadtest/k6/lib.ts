@@ -153,7 +153,7 @@ export function backendIds(): string[] {
   return ids;
 }
 
-/** Latency percentiles in ms, named as in `compare-fifo-vs-stream` and `bench`. */
+/** Latency percentiles in ms, named as in `compare-fifo-vs-stream`'s `latency` and `bench`. */
 export interface LatencySummary {
   count: number;
   p50: number;
@@ -203,20 +203,27 @@ export function gaugeOf(data: SummaryData, name: string): number | null {
   return data.metrics[name]?.values.value ?? null;
 }
 
+/** A design's throughput as `compare-fifo-vs-stream` writes it (one run). */
+export function throughputRun(payments: number, seconds: number) {
+  return { payments, seconds, perSecond: Math.round(payments / seconds * 10) / 10 };
+}
+
 /**
- * What `handleSummary` returns: `doc` as JSON at `SUMMARY_JSON` (default
- * `k6-<scenario>-summary.json` in the working folder) and `lines` on stdout.
+ * What `handleSummary` returns: JSON at `SUMMARY_JSON` (default `k6-<scenario>-summary.json` in
+ * the working folder) shaped like `compare-fifo-vs-stream`'s (`at`, `command`, `options`,
+ * `results[]` with `design`, `throughput[]`, `latency`), and `lines` on stdout.
  */
 export function summaryOutputs(
   scenario: string,
-  doc: Record<string, unknown>,
+  doc: { options: Record<string, unknown>; results: unknown[] },
   lines: string[],
 ): Record<string, string> {
   const path = envString("SUMMARY_JSON", `k6-${scenario}-summary.json`);
   const full = {
+    at: new Date().toISOString(),
+    command: `k6 run loadtest/k6/${scenario}.ts`,
     tool: "k6",
     scenario,
-    at: new Date().toISOString(),
     ...doc,
   };
   return {

@@ -30,6 +30,7 @@ import {
   type SummaryData,
   summaryOutputs,
   table,
+  throughputRun,
   TREND_STATS,
 } from "./lib.ts";
 
@@ -155,12 +156,10 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   const latency = latencyOf(data, "enqueue_duration");
   const result = {
     design,
-    offeredRate: rate,
-    durationS,
+    throughput: [throughputRun(sent, durationS)],
+    latency: { offeredRate: rate, payments: latency.count, method: "enqueue", ...latency },
     enqueued: sent,
-    throughput: Math.round(sent / durationS * 10) / 10,
     failedRate: rateOf(data, "enqueue_failed"),
-    latency,
     processed,
     queueDepthAfterDrain: gaugeOf(data, "queue_depth_after_drain"),
     /** Enqueued but never counted as processed (consumers down, or a lossy design). */
@@ -171,7 +170,7 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     [[
       design,
       rate,
-      result.throughput,
+      result.throughput[0].perSecond,
       latency.p50,
       latency.p99,
       latency.max,
@@ -179,5 +178,8 @@ export function handleSummary(data: SummaryData): Record<string, string> {
       result.lost ?? "?",
     ]],
   );
-  return summaryOutputs("redis_direct", { redisStream: stream, lists, designs: [result] }, lines);
+  return summaryOutputs("redis_direct", {
+    options: { stream, lists, rate, durationS, drainS },
+    results: [result],
+  }, lines);
 }

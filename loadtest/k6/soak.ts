@@ -34,6 +34,7 @@ import {
   type SummaryData,
   summaryOutputs,
   table,
+  throughputRun,
   TREND_STATS,
 } from "./lib.ts";
 
@@ -140,12 +141,10 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   const processed = gaugeOf(data, "soak_redis_processed");
   const result = {
     design,
-    offeredRate: rate,
-    durationS,
+    throughput: [throughputRun(sent, durationS)],
+    latency: { offeredRate: rate, payments: latency.count, method: "http_202", ...latency },
     accepted: sent,
-    throughput: Math.round(sent / durationS * 10) / 10,
     failedRate: rateOf(data, "http_req_failed{name:payment}"),
-    latency,
     gatewayEnqueued: enqueued,
     redisProcessed: processed,
     lost: gaugeOf(data, "soak_lost"),
@@ -166,5 +165,8 @@ export function handleSummary(data: SummaryData): Record<string, string> {
       latency.p99,
     ]],
   );
-  return summaryOutputs("soak", { baseUrl: base, designs: [result] }, lines);
+  return summaryOutputs("soak", {
+    options: { baseUrl: base, rate, durationS, drainS },
+    results: [result],
+  }, lines);
 }
