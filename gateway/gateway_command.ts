@@ -16,6 +16,7 @@ import {
   requireRedis,
   responsePrefixOption,
   runCommand,
+  stopOnSignals,
   streamOption,
   UserError,
 } from "@fastpix/pix";
@@ -94,18 +95,15 @@ const program = new Command("gateway")
     log.info(
       `listening on ${running.url} (design ${opts.design}, Redis ${redactUrl(opts.redisUrl)})`,
     );
-    let stoppingSince = 0;
-    const stop = () => {
-      // Ctrl+C under `deno task` arrives twice within milliseconds: that is one signal.
-      if (stoppingSince > 0 && Date.now() - stoppingSince < 500) return;
-      if (stoppingSince > 0) Deno.exit(130); // a second signal: now
-      stoppingSince = Date.now();
-      log.info("stopping: answering requests in flight (signal again to exit now)");
-      running.stop().then(() => Deno.exit(0));
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    const removeSignals = stopOnSignals(
+      () => {
+        running.stop().then(() => Deno.exit(0));
+      },
+      log,
+      "stopping: answering requests in flight (signal again to exit now)",
+    );
     await running.server.finished;
+    removeSignals();
   });
 
 if (import.meta.main) await runCommand(program);
