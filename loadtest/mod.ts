@@ -8,3 +8,5 @@ export * from "./ledger.ts";
 export * from "./design_consumers.ts";
 export * from "./compare_report.ts";
 export * from "./cluster_bench.ts";
+export * from "./gateway_bench.ts";
+export * from "./gateway_process.ts";

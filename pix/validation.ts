@@ -22,6 +22,18 @@ export const ErrorCode = {
   TOO_MANY_FIELDS: 1402,
   PAYLOAD_MALFORMED: 1403,
   MAX_DELIVERIES_EXCEEDED: 2001,
+  // The HTTP gateway's own refusals (the request, not the payment, is at fault).
+  REQUEST_BODY_TOO_LARGE: 3001,
+  REQUEST_CONTENT_TYPE: 3002,
+  REQUEST_JSON_INVALID: 3003,
+  REQUEST_NOT_AN_OBJECT: 3004,
+  REQUEST_FIELD_TYPE: 3005,
+  DESIGN_UNKNOWN: 3101,
+  WAIT_UNSUPPORTED: 3103,
+  ENQUEUE_FAILED: 3201,
+  CONFIRMATION_TIMEOUT: 3202,
+  NOT_FOUND: 3301,
+  METHOD_NOT_ALLOWED: 3302,
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -80,6 +92,16 @@ const TIMESTAMP_PATTERN =
  * microseconds, no zone) or with a zone. A missing zone is read as UTC. Returns epoch ms.
  */
 export function parseTimestamp(text: string): number | undefined {
+  // Two rules read the same timestamp one after the other: remember the last answer.
+  if (text === lastTimestamp.text) return lastTimestamp.ms;
+  const ms = parseTimestampText(text);
+  lastTimestamp = { text, ms };
+  return ms;
+}
+
+let lastTimestamp: { text: string; ms: number | undefined } = { text: "", ms: undefined };
+
+function parseTimestampText(text: string): number | undefined {
   const m = TIMESTAMP_PATTERN.exec(text);
   if (m === null) return undefined;
   const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));

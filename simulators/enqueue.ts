@@ -28,6 +28,32 @@ const enqueueBatchScript = LuaScript.fromFile(
   import.meta.url,
 );
 
+const hasCoreFields = (p: PaymentMessage) =>
+  p.transaction_id !== undefined && p.backend_id !== undefined && p.amount !== undefined &&
+  p.timestamp !== undefined;
+
+/**
+ * The `enqueue_batch` arguments for `batch`, one list per field layout: payments with only the
+ * four core fields share one (in the canonical field order); optional fields (`payee_key`, ...)
+ * are kept, payments with the same fields in the same order sharing a call.
+ */
+function scriptArgsByLayout(batch: readonly PaymentMessage[]): string[][] {
+  const core: string[] = [String(PAYMENT_FIELDS.length), ...PAYMENT_FIELDS];
+  const layouts = new Map<string, string[]>([["", core]]);
+  for (const p of batch) {
+    if (Object.keys(p).length === PAYMENT_FIELDS.length && hasCoreFields(p)) {
+      core.push(p.transaction_id, p.backend_id, p.amount, p.timestamp);
+      continue;
+    }
+    const names = Object.keys(p).filter((k) => p[k as keyof PaymentMessage] !== undefined);
+    const layout = names.join(",");
+    let args = layouts.get(layout);
+    if (args === undefined) layouts.set(layout, args = [String(names.length), ...names]);
+    for (const name of names) args.push(p[name as keyof PaymentMessage]!);
+  }
+  return [...layouts.values()].filter((args) => args.length > 1 + Number(args[0]));
+}
+
 /** Options of {@link streamEnqueuer}. */
 export interface StreamEnqueuerOptions {
   /** Partitions of the layout (`PARTITIONS`); 0 or absent: the single stream. */
@@ -43,16 +69,17 @@ export interface StreamEnqueuerOptions {
   waitTimeoutMs?: number;
 }
 
-/** XADDs payments onto `stream`, or onto the partition each one routes to. */
+/**
+ * XADDs payments onto `stream`, or onto the partition each one routes to, in one Lua call per
+ * field layout (optional fields such as `payee_key` are kept).
+ */
 export function streamEnqueuer(stream: string, options: StreamEnqueuerOptions = {}): Enqueuer {
   const partitions = options.partitions ?? 0;
   const layout = { stream, partitions, routeBy: options.routeBy ?? "transaction" } as const;
   const streams = partitions === 0
     ? [stream]
     : partitionTags(partitions).map((tag) => streamKeys(stream, tag).stream);
-  const send = async (redis: RedisClient, key: string, batch: readonly PaymentMessage[]) => {
-    const args: string[] = [String(PAYMENT_FIELDS.length), ...PAYMENT_FIELDS];
-    for (const p of batch) args.push(p.transaction_id, p.backend_id, p.amount, p.timestamp);
+  const call = async (redis: RedisClient, key: string, args: string[]) => {
     if (!options.waitReplicas) {
       await enqueueBatchScript.run(redis, [key], args);
       return;
@@ -60,10 +87,14 @@ export function streamEnqueuer(stream: string, options: StreamEnqueuerOptions = 
     const wait = { replicas: options.waitReplicas, timeoutMs: options.waitTimeoutMs ?? 1000 };
     const { replicas } = await enqueueBatchScript.runAndWait(redis, [key], args, wait);
     if (replicas < wait.replicas) {
+      const count = (args.length - 1 - Number(args[0])) / Number(args[0]);
       throw new Error(
-        `Only ${replicas} of ${wait.replicas} replicas acknowledged ${batch.length} payments on ${key} within ${wait.timeoutMs} ms`,
+        `Only ${replicas} of ${wait.replicas} replicas acknowledged ${count} payments on ${key} within ${wait.timeoutMs} ms`,
       );
     }
+  };
+  const send = async (redis: RedisClient, key: string, batch: readonly PaymentMessage[]) => {
+    await Promise.all(scriptArgsByLayout(batch).map((args) => call(redis, key, args)));
   };
   return {
     design: "stream",
