@@ -3,6 +3,7 @@
  * (after a restart), so callers never see NOSCRIPT.
  * @module
  */
+import { Cluster } from "ioredis";
 import type { RedisClient } from "./redis.ts";
 
 async function sha1Hex(text: string): Promise<string> {
@@ -59,6 +60,11 @@ export class LuaScript {
       const results = await pipeline.exec();
       if (results === null) throw new Error(`${this.name}: the pipeline was discarded`);
       const [[error, reply], [waitError, replicas]] = results;
+      if (error && redis instanceof Cluster && /^(MOVED|ASK) /.test(error.message)) {
+        // The keyless WAIT succeeded where the script was redirected, so ioredis does not treat
+        // the pipeline as moved and keeps its stale slot map: refresh it before the caller retries.
+        await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      }
       if (error) throw error;
       if (waitError) throw waitError;
       return { reply, replicas: Number(replicas) };
