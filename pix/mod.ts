@@ -5,6 +5,7 @@
  */
 export * from "./money.ts";
 export * from "./validation.ts";
+export * from "./pix_keys.ts";
 export * from "./keys.ts";
 export * from "./errors.ts";
 export * from "./log.ts";
