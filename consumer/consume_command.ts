@@ -11,11 +11,14 @@ import {
   groupOption,
   idleThresholdOption,
   intIn,
+  ledgerMaxBacklogOption,
   maxAmountOption,
   maxDeliveriesOption,
   parseName,
+  postgresDsnOption,
   redactUrl,
   redisUrlOption,
+  resolveMaxDeliveries,
   responseMaxlenOption,
   responsePrefixOption,
   runCommand,
@@ -24,6 +27,9 @@ import {
 } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
+import { combineHooks } from "./batch_hooks.ts";
+import { retryHooks } from "./retries.ts";
+import { Ledger } from "./ledger/mod.ts";
 
 /** `consumer_<host>_<pid>`, the original's naming. */
 export function defaultConsumerName(): string {
@@ -62,8 +68,24 @@ const program = new Command("consume")
       .env("IDEMPOTENCY_TTL_SECONDS").default(CONSUMER_DEFAULTS.markTtlSeconds)
       .argParser(intIn(1, 10 * 365 * 24 * 3600)),
   )
+  .addOption(postgresDsnOption())
+  .addOption(ledgerMaxBacklogOption())
   .action(async (opts) => {
     const log = createLogger("consume");
+    const maxDeliveries = resolveMaxDeliveries(
+      opts.maxDeliveries,
+      program.getOptionValueSource("maxDeliveries"),
+    );
+    const ledger = opts.postgresDsn
+      ? await Ledger.open({
+        dsn: opts.postgresDsn,
+        redisUrl: opts.redisUrl,
+        stream: opts.stream,
+        consumerName: opts.consumerName,
+        maxBacklog: opts.ledgerMaxBacklog,
+        claimIdleMs: opts.idleThresholdMs,
+      })
+      : undefined;
     const pool = new ConsumerPool({
       redisUrl: opts.redisUrl,
       stream: opts.stream,
@@ -71,13 +93,14 @@ const program = new Command("consume")
       consumerName: opts.consumerName,
       responsePrefix: opts.responsePrefix,
       idleThresholdMs: opts.idleThresholdMs,
-      maxDeliveries: opts.maxDeliveries,
+      maxDeliveries,
       streamMaxlen: opts.streamMaxlen,
       responseMaxlen: opts.responseMaxlen,
       batchSize: opts.batchSize,
       blockMs: opts.blockMs,
       markTtlSeconds: opts.markTtl,
       limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+      hooks: combineHooks(retryHooks(), ledger?.hooks),
     }, opts.concurrency);
     // Ctrl+C under `deno task` arrives twice (the terminal signals the whole process group and
     // deno task forwards it), so only a signal well after the first one means "exit now".
@@ -91,6 +114,7 @@ const program = new Command("consume")
       }
       firstSignalAt = now;
       log.info("stopping: finishing the batch in hand (signal again to exit now)");
+      ledger?.hooks.release();
       pool.stop();
     };
     Deno.addSignalListener("SIGINT", onSignal);
@@ -99,9 +123,14 @@ const program = new Command("consume")
       `consuming ${opts.stream} as ${opts.group}/${opts.consumerName} on ${
         redactUrl(opts.redisUrl)
       }` +
-        ` (${opts.concurrency} loop${opts.concurrency > 1 ? "s" : ""})`,
+        ` (${opts.concurrency} loop${opts.concurrency > 1 ? "s" : ""})` +
+        (opts.postgresDsn ? `, ledger ${redactUrl(opts.postgresDsn)}` : ""),
     );
     const s = await pool.run();
+    if (ledger) {
+      const w = await ledger.close();
+      log.info(`ledger: ${w.batches} batches written in ${w.flushes} transactions`);
+    }
     log.info(
       `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,

@@ -32,6 +32,7 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import { safeTrimId } from "./trim.ts";
+import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 
 const processBatchScript = LuaScript.fromFile(
   "process_batch",
@@ -62,6 +63,8 @@ export interface StreamConsumerOptions {
   markTtlSeconds: number;
   limits: ValidationLimits;
   logger?: Logger;
+  /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
+  hooks?: BatchHooks;
 }
 
 /** Defaults for everything but the connection and names. */
@@ -116,7 +119,7 @@ export type BatchContext =
     | "markTtlSeconds"
     | "limits"
   >
-  & { deliveries?: Map<string, number>; nowMs?: number };
+  & { deliveries?: Map<string, number>; nowMs?: number; lastErrors?: Map<string, string> };
 
 /** KEYS and ARGV of one `process_batch` call. */
 export interface Batch {
@@ -160,7 +163,8 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     const rejection = !result.ok ? result.rejection : count > ctx.maxDeliveries
       ? {
         code: ErrorCode.MAX_DELIVERIES_EXCEEDED,
-        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}`,
+        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}` +
+          (ctx.lastErrors?.has(id) ? `; last error: ${ctx.lastErrors.get(id)}` : ""),
       }
       : undefined;
     if (result.ok && rejection === undefined) {
@@ -353,10 +357,9 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    const [confirmed, duplicates, rejected, skipped] = await applyBatch(
-      this.redis,
-      buildBatch(entries, { ...o, deliveries }),
-    );
+    const [confirmed, duplicates, rejected, skipped] = o.hooks
+      ? await this.#applyHooked(entries, deliveries, o.hooks)
+      : await applyBatch(this.redis, buildBatch(entries, { ...o, deliveries }));
     const doneMs = Date.now();
     const s = this.stats;
     s.read += entries.length;
@@ -368,6 +371,35 @@ export class StreamConsumer {
     if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${dlqKey(o.stream)}`);
     for (const [id, flat] of entries) {
       if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
+    }
+  }
+
+  /** A batch through {@link BatchHooks}: prepare (may hold entries back), apply, then report. */
+  async #applyHooked(
+    entries: RawEntry[],
+    deliveries: Map<string, number> | undefined,
+    hooks: BatchHooks,
+  ): Promise<number[]> {
+    const o = this.#opts;
+    const info: BatchInfo = { ...o, deliveries, startedMs: Date.now() };
+    try {
+      const prepared = hooks.prepare ? await hooks.prepare(this.redis, entries, info) : { entries };
+      if (prepared.entries.length === 0) return [0, 0, 0, 0, 0];
+      const batch = buildBatch(prepared.entries, {
+        ...o,
+        deliveries,
+        lastErrors: prepared.lastErrors,
+      });
+      const counts = hooks.apply
+        ? await hooks.apply(this.redis, batch, info)
+        : await applyBatch(this.redis, batch);
+      await hooks.applied?.(this.redis, prepared.entries, info).catch((error) =>
+        this.#log.warn(`after-batch hook failed: ${errorMessage(error)}`)
+      );
+      return counts;
+    } catch (error) {
+      await hooks.failed?.(this.redis, entries, info, error).catch(() => {});
+      throw error;
     }
   }
 

@@ -15,6 +15,7 @@ export * from "./options.ts";
 export * from "./cli.ts";
 export * from "./redis.ts";
 export * from "./redis_server.ts";
+export * from "./postgres_server.ts";
 export * from "./schema.ts";
 export * from "./lua_script.ts";
 export * from "./child_tool.ts";
