@@ -68,6 +68,10 @@ const program = new Command("consume")
       .env("IDEMPOTENCY_TTL_SECONDS").default(CONSUMER_DEFAULTS.markTtlSeconds)
       .argParser(intIn(1, 10 * 365 * 24 * 3600)),
   )
+  .addOption(
+    new Option("--settle-ms <ms>", "simulated settlement time per batch (0: none)").env("SETTLE_MS")
+      .default(0).argParser(intIn(0, 60_000)),
+  )
   .addOption(postgresDsnOption())
   .addOption(ledgerMaxBacklogOption())
   .action(async (opts) => {
@@ -99,6 +103,7 @@ const program = new Command("consume")
       batchSize: opts.batchSize,
       blockMs: opts.blockMs,
       markTtlSeconds: opts.markTtl,
+      settleMs: opts.settleMs,
       limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
       hooks: combineHooks(retryHooks(), ledger?.hooks),
     }, opts.concurrency);

@@ -5,22 +5,14 @@
  */
 import {
   type ConsumerStats,
+  emptyStats,
   StreamConsumer,
   type StreamConsumerOptions,
 } from "./stream_consumer.ts";
 
 /** Adds up the stats of several consumers. */
 export function sumStats(all: ConsumerStats[]): ConsumerStats {
-  const total: ConsumerStats = {
-    read: 0,
-    confirmed: 0,
-    duplicates: 0,
-    rejected: 0,
-    skipped: 0,
-    reclaimed: 0,
-    deleted: 0,
-    batches: 0,
-  };
+  const total = emptyStats();
   for (const s of all) {
     for (const k of Object.keys(total) as (keyof ConsumerStats)[]) total[k] += s[k];
   }

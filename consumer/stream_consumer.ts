@@ -61,6 +61,8 @@ export interface StreamConsumerOptions {
   blockMs: number;
   /** How long a transaction id stays marked as processed, in seconds. */
   markTtlSeconds: number;
+  /** Simulated settlement work per batch, in ms, between validation and the atomic apply. */
+  settleMs?: number;
   limits: ValidationLimits;
   logger?: Logger;
   /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
@@ -92,6 +94,20 @@ export interface ConsumerStats {
   /** Pending entries whose stream entry was deleted (Redis 7 reports them). */
   deleted: number;
   batches: number;
+}
+
+/** Stats with every count at zero. */
+export function emptyStats(): ConsumerStats {
+  return {
+    read: 0,
+    confirmed: 0,
+    duplicates: 0,
+    rejected: 0,
+    skipped: 0,
+    reclaimed: 0,
+    deleted: 0,
+    batches: 0,
+  };
 }
 
 /** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
@@ -199,16 +215,7 @@ export async function applyBatch(redis: Redis, batch: Batch): Promise<number[]> 
 
 /** One consumer of the group, on its own connection. */
 export class StreamConsumer {
-  readonly stats: ConsumerStats = {
-    read: 0,
-    confirmed: 0,
-    duplicates: 0,
-    rejected: 0,
-    skipped: 0,
-    reclaimed: 0,
-    deleted: 0,
-    batches: 0,
-  };
+  readonly stats: ConsumerStats = emptyStats();
   readonly redis: Redis;
   #opts: StreamConsumerOptions;
   #log: Logger;
@@ -357,9 +364,14 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    const [confirmed, duplicates, rejected, skipped] = o.hooks
-      ? await this.#applyHooked(entries, deliveries, o.hooks)
-      : await applyBatch(this.redis, buildBatch(entries, { ...o, deliveries }));
+    let counts: number[];
+    if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
+    else {
+      const batch = buildBatch(entries, { ...o, deliveries });
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      counts = await applyBatch(this.redis, batch);
+    }
+    const [confirmed, duplicates, rejected, skipped] = counts;
     const doneMs = Date.now();
     const s = this.stats;
     s.read += entries.length;
@@ -390,6 +402,7 @@ export class StreamConsumer {
         deliveries,
         lastErrors: prepared.lastErrors,
       });
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
       const counts = hooks.apply
         ? await hooks.apply(this.redis, batch, info)
         : await applyBatch(this.redis, batch);

@@ -71,16 +71,18 @@ export async function pingWithin(url: string, timeoutMs: number): Promise<boolea
     connectTimeout: timeoutMs,
   });
   probe.on("error", () => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await probe.connect();
     const answer = await Promise.race([
       probe.ping(),
-      new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), timeoutMs)),
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs)),
     ]);
     return answer === "PONG";
   } catch {
     return false;
   } finally {
+    clearTimeout(timer); // a pending timer would keep short-lived commands alive
     probe.disconnect();
   }
 }

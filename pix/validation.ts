@@ -163,7 +163,8 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
   {
     code: ErrorCode.FIELD_TOO_LARGE,
     fails: (f, { limits }) => {
-      for (const [name, value] of Object.entries(f)) {
+      for (const name in f) {
+        const value = f[name];
         if (value.length > limits.maxFieldLength || name.length > 64) {
           return `Field ${
             show(name)
@@ -282,8 +283,19 @@ export function validatePayment(
 
 /** Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last value). */
 export function fieldsToRecord(flat: readonly string[]): Record<string, string> {
-  // No prototype: a field named "__proto__" must stay a plain field.
-  const record: Record<string, string> = Object.create(null);
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]] = flat[i + 1];
+  // An ordinary object stays in V8's fast mode (a null-prototype one does not, and validation
+  // walks it per message); "__proto__" is defined as a plain own field so it cannot set the prototype.
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i];
+    if (name === "__proto__") {
+      Object.defineProperty(record, name, {
+        value: flat[i + 1],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else record[name] = flat[i + 1];
+  }
   return record;
 }

@@ -49,8 +49,12 @@ const program = new Command("simulate")
       console.log(
         `sent ${payment.transaction_id} amount ${payment.amount} from backend ${payment.backend_id} as ${id}`,
       );
-      const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), opts.timeoutMs));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<undefined>((r) =>
+        timer = setTimeout(() => r(undefined), opts.timeoutMs)
+      );
       const confirmation = await Promise.race([answered, timeout]);
+      clearTimeout(timer);
       if (confirmation === undefined) {
         throw new UserError(
           `No confirmation on ${responseKey} within ${opts.timeoutMs} ms: is a consumer running?`,

@@ -12,11 +12,19 @@ import {
   type Redis,
   RedisServer,
   type RedisServerOptions,
-  spawnConsumer,
+  spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
 
-export { ChildTool, RedisServer, spawnConsumer };
+export { ChildTool, RedisServer };
+
+/** Starts `deno task consume` as a child process, logging at info level (tests read its lines). */
+export function spawnConsumer(
+  redisUrl: string,
+  options: { name: string; args?: string[]; env?: Record<string, string> },
+): ChildTool {
+  return spawnConsumerProcess(redisUrl, { ...options, env: { LOG_LEVEL: "info", ...options.env } });
+}
 
 /** Options for integration tests that hold servers and child processes. */
 export const INTEGRATION = { sanitizeOps: false, sanitizeResources: false } as const;

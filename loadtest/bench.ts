@@ -1,0 +1,172 @@
+/**
+ * End-to-end benchmark of the stream design: inject + consume + confirm + ack, measured by the
+ * injector waiting for every confirmation. One consumer process (with N loops), a private Redis.
+ * @module
+ */
+import {
+  type ChildTool,
+  createRedis,
+  type LatencySummary,
+  pingWithin,
+  RedisServer,
+  spawnConsumer,
+} from "@fastpix/pix";
+import { inject, makePayment, RANDOM_BACKEND_IDS, streamEnqueuer } from "@fastpix/simulators";
+
+/** Settings of a benchmark run. */
+export interface BenchOptions {
+  /** Use this Redis instead of starting a private one (its data is flushed only if private). */
+  redisUrl?: string;
+  /** Payments in the max-speed run (and in the backlog the consumer drains first). */
+  payments: number;
+  /** Payments sent first and not measured. */
+  warmup: number;
+  /** Offered rate of the latency run, payments/s. */
+  rate: number;
+  /** Length of the latency run, s. */
+  durationS: number;
+  /** Consumer loops in the one consumer process. */
+  consumerLoops: number;
+  consumerBatchSize: number;
+  injectBatchSize: number;
+  injectThreads: number;
+  /** Batch size of the latency run (payments per enqueue at the offered rate). */
+  latencyBatchSize: number;
+}
+
+/** One measured run. */
+export interface BenchRun {
+  name: string;
+  payments: number;
+  offeredRate: number | null;
+  sendRate: number;
+  endToEndRate: number;
+  /** Absent for the backlog drain (no per-payment timing there). */
+  latency: LatencySummary | null;
+  unanswered: number;
+  duplicates: number;
+  rejected: number;
+}
+
+/** What `deno task bench` prints and writes. */
+export interface BenchResult {
+  at: string;
+  machine: { cpus: number; os: string; deno: string; redis: string };
+  options: BenchOptions;
+  runs: BenchRun[];
+}
+
+/** Runs the benchmark and resolves to its result. */
+export async function runBench(o: BenchOptions, onLine: (s: string) => void): Promise<BenchResult> {
+  let server: RedisServer | undefined;
+  let url = o.redisUrl;
+  if (url === undefined || !(await pingWithin(url, 1000))) {
+    server = await RedisServer.start();
+    url = server.url;
+  }
+  let consumer: ChildTool | undefined;
+  const redis = createRedis(url, { name: "bench" });
+  try {
+    // Backlog drain: the consumer alone, with no injector competing for the CPU.
+    onLine(`backlog drain: enqueueing ${o.payments} payments with no consumer running`);
+    const enqueuer = streamEnqueuer("pix_payments");
+    for (let i = 0; i < o.payments; i += o.injectBatchSize) {
+      const n = Math.min(o.injectBatchSize, o.payments - i);
+      await enqueuer.enqueue(
+        redis,
+        Array.from({ length: n }, (_, j) => makePayment({ backendId: RANDOM_BACKEND_IDS[j % 4] })),
+      );
+    }
+    const before = Number(await redis.get("processed_count") ?? 0);
+    consumer = spawnConsumer(url, {
+      name: "bench_consumer",
+      args: ["--concurrency", String(o.consumerLoops), "--batch-size", String(o.consumerBatchSize)],
+      env: { LOG_LEVEL: "warn" },
+      echo: true,
+    });
+    const common = {
+      redisUrl: url,
+      enqueuer: streamEnqueuer("pix_payments"),
+      backendIds: RANDOM_BACKEND_IDS,
+      responsePrefix: "backend_bacen_response_",
+      awaitConfirmations: true,
+      awaitTimeoutMs: 30_000,
+    };
+    const runs: BenchRun[] = [];
+    const drainStart = performance.now();
+    while (Number(await redis.get("processed_count") ?? 0) - before < o.payments) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const drainRate = Math.round(o.payments / ((performance.now() - drainStart) / 1000));
+    runs.push({
+      name: "backlog drain",
+      payments: o.payments,
+      offeredRate: null,
+      sendRate: 0,
+      endToEndRate: drainRate,
+      latency: null,
+      unanswered: 0,
+      duplicates: 0,
+      rejected: 0,
+    });
+    const measure = async (
+      name: string,
+      extra: Parameters<typeof inject>[0] extends infer T ? Partial<T> : never,
+    ) => {
+      const r = await inject({ ...common, numRequests: 0, batchSize: 1, numThreads: 1, ...extra });
+      const run: BenchRun = {
+        name,
+        payments: r.sent,
+        offeredRate: r.offeredRate,
+        sendRate: Math.round(r.sendRate),
+        endToEndRate: Math.round(r.endToEndRate),
+        latency: r.latency,
+        unanswered: r.unanswered,
+        duplicates: r.duplicates,
+        rejected: r.rejected,
+      };
+      return run;
+    };
+    onLine(`warm-up: ${o.warmup} payments (not measured)`);
+    await measure("warm-up", {
+      numRequests: o.warmup,
+      batchSize: o.injectBatchSize,
+      numThreads: o.injectThreads,
+    });
+    onLine(
+      `max speed: ${o.payments} payments, ${o.injectThreads} connections x ${o.injectBatchSize} per batch`,
+    );
+    runs.push(
+      await measure("max speed", {
+        numRequests: o.payments,
+        batchSize: o.injectBatchSize,
+        numThreads: o.injectThreads,
+      }),
+    );
+    onLine(`fixed rate: ${o.rate}/s for ${o.durationS} s`);
+    runs.push(
+      await measure(`${o.rate}/s offered`, {
+        numRequests: o.rate * o.durationS,
+        rate: o.rate,
+        batchSize: o.latencyBatchSize,
+        numThreads: 2,
+      }),
+    );
+    return {
+      at: new Date().toISOString(),
+      machine: {
+        cpus: navigator.hardwareConcurrency,
+        os: `${Deno.build.os} ${Deno.build.arch}`,
+        deno: Deno.version.deno,
+        redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
+      },
+      options: o,
+      runs,
+    };
+  } finally {
+    redis.disconnect();
+    consumer?.kill("SIGTERM");
+    await consumer?.finished();
+    await server?.stop();
+  }
+}

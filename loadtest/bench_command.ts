@@ -1,0 +1,111 @@
+/**
+ * `deno task bench`: end-to-end throughput and latency of the stream design, as a table and JSON
+ * (`loadtest/results/bench-<time>.json`, or `--json PATH`). A benchmark, not a test.
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import Table from "cli-table3";
+import { intIn, parseRedisUrl, runCommand } from "@fastpix/pix";
+import { runBench } from "./bench.ts";
+
+const program = new Command("bench")
+  .description("Measure end-to-end throughput (inject + consume + confirm + ack) and latency.")
+  .addOption(
+    new Option("--redis-url <url>", "use this Redis (default: a private one)").argParser(
+      parseRedisUrl,
+    ),
+  )
+  .addOption(
+    new Option("--payments <n>", "payments in the max-speed run").default(200_000).argParser(
+      intIn(1, 1e8),
+    ),
+  )
+  .addOption(
+    new Option("--warmup <n>", "payments sent first, not measured").default(20_000).argParser(
+      intIn(0, 1e8),
+    ),
+  )
+  .addOption(
+    new Option("--rate <per-second>", "offered rate of the latency run").default(5000).argParser(
+      intIn(1, 1e7),
+    ),
+  )
+  .addOption(
+    new Option("--duration <s>", "length of the latency run").default(10).argParser(intIn(1, 3600)),
+  )
+  .addOption(
+    new Option("--consumers <n>", "consumer loops in the consumer process").default(2).argParser(
+      intIn(1, 64),
+    ),
+  )
+  .addOption(
+    new Option("--consumer-batch <n>", "entries per XREADGROUP").default(500).argParser(
+      intIn(1, 10_000),
+    ),
+  )
+  .addOption(
+    new Option("--batch-size <n>", "payments per enqueue (max-speed run)").default(500).argParser(
+      intIn(1, 10_000),
+    ),
+  )
+  .addOption(
+    new Option("--threads <n>", "injector connections (max-speed run)").default(4).argParser(
+      intIn(1, 256),
+    ),
+  )
+  .addOption(
+    new Option("--latency-batch <n>", "most payments per enqueue in the latency run").default(10)
+      .argParser(intIn(1, 10_000)),
+  )
+  .option("--json <path>", "where to write the JSON result")
+  .action(async (opts) => {
+    const result = await runBench({
+      redisUrl: opts.redisUrl,
+      payments: opts.payments,
+      warmup: opts.warmup,
+      rate: opts.rate,
+      durationS: opts.duration,
+      consumerLoops: opts.consumers,
+      consumerBatchSize: opts.consumerBatch,
+      injectBatchSize: opts.batchSize,
+      injectThreads: opts.threads,
+      latencyBatchSize: opts.latencyBatch,
+    }, (line) => console.error(line));
+    const table = new Table({
+      head: [
+        "run",
+        "payments",
+        "offered/s",
+        "sent/s",
+        "confirmed/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "lost",
+      ],
+      style: { head: [], border: [] },
+    });
+    for (const r of result.runs) {
+      const l = r.latency;
+      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) => v ?? "-");
+      table.push([
+        r.name,
+        r.payments,
+        r.offeredRate ?? "max",
+        r.sendRate || "-",
+        r.endToEndRate,
+        ...cells,
+        r.unanswered,
+      ]);
+    }
+    console.log(table.toString());
+    const m = result.machine;
+    console.log(`machine: ${m.cpus} CPUs, ${m.os}, Deno ${m.deno}, Redis ${m.redis}`);
+    const path = opts.json ?? `loadtest/results/bench-${result.at.replace(/[:.]/g, "-")}.json`;
+    await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${path}`).pathname, { recursive: true });
+    await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");
+    console.log(`written ${path}`);
+  });
+
+if (import.meta.main) await runCommand(program);
