@@ -152,8 +152,9 @@ export const maxAmountOption = () =>
   new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
     .default(100_000_000, "1000000.00").argParser(parseAmountOption);
 
-/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`). */
+/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
 export function parsePostgresDsn(text: string): string {
+  if (text === "") return text; // set but empty: no ledger
   let url: URL;
   try {
     url = new URL(text);

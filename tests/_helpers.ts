@@ -9,6 +9,7 @@ import {
   parseAmountCents,
   parseConfirmation,
   type PaymentMessage,
+  PostgresServer,
   type Redis,
   RedisServer,
   type RedisServerOptions,
@@ -16,14 +17,20 @@ import {
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
 
-export { ChildTool, RedisServer };
+export { ChildTool, PostgresServer, RedisServer };
 
-/** Starts `deno task consume` as a child process, logging at info level (tests read its lines). */
+/**
+ * Starts `deno task consume` as a child process, logging at info level (tests read its lines).
+ * A developer's `POSTGRES_DSN` is never inherited: tests that want a ledger pass their own.
+ */
 export function spawnConsumer(
   redisUrl: string,
   options: { name: string; args?: string[]; env?: Record<string, string> },
 ): ChildTool {
-  return spawnConsumerProcess(redisUrl, { ...options, env: { LOG_LEVEL: "info", ...options.env } });
+  return spawnConsumerProcess(redisUrl, {
+    ...options,
+    env: { LOG_LEVEL: "info", POSTGRES_DSN: "", ...options.env },
+  });
 }
 
 /** Options for integration tests that hold servers and child processes. */
@@ -90,4 +97,9 @@ export async function confirmationsOf(redis: Redis, key: string) {
 export async function pendingCount(redis: Redis, stream: string, group = "pix_consumers") {
   const summary = await redis.xpending(stream, group) as [number, ...unknown[]];
   return Number(summary[0]);
+}
+
+/** Starts a private PostgreSQL cluster (initdb in a temp dir, free port) for one test file. */
+export function startPostgres(): Promise<PostgresServer> {
+  return PostgresServer.start();
 }

@@ -229,15 +229,20 @@ export class LedgerWriter {
     await ackScript.run(this.redis, [this.#outbox, this.#backlog], [LEDGER_GROUP, ...acks]);
   }
 
-  /** One log line per distinct problem, not one per retry. */
+  /** One log line per outage (the first problem), not one per retry. */
   async #reportFailure(error: unknown): Promise<void> {
     const code = (error as { code?: string })?.code;
     const problem = code === "42P01"
       ? "the ledger tables are missing: run deno task migrate"
       : errorMessage(error);
+    const first = this.#downSince === undefined;
     this.#downSince ??= Date.now();
     if (problem === this.#lastProblem) return;
     this.#lastProblem = problem;
+    if (!first) {
+      this.#log.debug(`ledger still failing: ${problem}`);
+      return;
+    }
     const backlog = await this.redis.get(this.#backlog).catch(() => "?");
     const what = isConnectionError(error)
       ? `PostgreSQL ledger unavailable at ${redactUrl(this.#o.dsn)} (${problem})`
