@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import {
   connectPostgres,
+  encodeBatch,
+  type EncodedBatch,
   migrate,
   type OutboxBatch,
   readLedgerStats,
@@ -102,8 +104,15 @@ Deno.test(
   },
 );
 
-function batch(id: string, consumer: string, rows: OutboxBatch["rows"]): OutboxBatch {
-  return { id, stream: STREAM, consumer, appliedMs: Date.now(), processingMs: 3, rows };
+function batch(id: string, consumer: string, rows: OutboxBatch["rows"]): EncodedBatch {
+  return encodeBatch({
+    id,
+    stream: STREAM,
+    consumer,
+    appliedMs: Date.now(),
+    processingMs: 3,
+    rows,
+  });
 }
 
 Deno.test(

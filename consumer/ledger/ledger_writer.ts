@@ -19,9 +19,9 @@ import {
   redactUrl,
   type Redis,
 } from "@fastpix/pix";
-import { LEDGER_GROUP, type OutboxBatch } from "./outbox.ts";
+import { LEDGER_GROUP } from "./outbox.ts";
 import { isConnectionError, type Sql } from "./postgres.ts";
-import { writeBatches } from "./write_rows.ts";
+import { type EncodedBatch, writeBatches } from "./write_rows.ts";
 
 const ackScript = LuaScript.fromFile("outbox_ack", "./lua/outbox_ack.lua", import.meta.url);
 
@@ -191,7 +191,7 @@ export class LedgerWriter {
 
   /** Writes the entries' batches until PostgreSQL takes them (or the drain deadline passes). */
   async #flush(entries: OutboxEntry[]): Promise<void> {
-    const batches: OutboxBatch[] = [];
+    const batches: EncodedBatch[] = [];
     const acks: (string | number)[] = [];
     for (const [id, flat] of entries) {
       const batch = flat === null ? undefined : parseOutbox(flat);
@@ -208,6 +208,10 @@ export class LedgerWriter {
         this.stats.rows += await writeBatches(this.#o.sql, batches);
         break;
       } catch (error) {
+        if (isDataError(error)) {
+          this.stats.rows += await this.#writeEach(batches);
+          break;
+        }
         this.stats.failures++;
         await this.#reportFailure(error);
         if (this.#stopping && Date.now() > this.#deadline) return;
@@ -227,6 +231,30 @@ export class LedgerWriter {
       this.#lastProblem = "";
     }
     await ackScript.run(this.redis, [this.#outbox, this.#backlog], [LEDGER_GROUP, ...acks]);
+  }
+
+  /**
+   * After a data error (an outbox entry PostgreSQL cannot read), writes the batches one by one and
+   * drops, with an error line, only those that fail the same way; others are retried as usual.
+   */
+  async #writeEach(batches: EncodedBatch[]): Promise<number> {
+    let written = 0;
+    for (const batch of batches) {
+      for (let attempt = 1;; attempt++) {
+        try {
+          written += await writeBatches(this.#o.sql, [batch]);
+          break;
+        } catch (error) {
+          if (isDataError(error)) {
+            this.#log.error(`dropping an unreadable ledger batch: ${errorMessage(error)}`);
+            break;
+          }
+          await this.#reportFailure(error);
+          await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+        }
+      }
+    }
+    return written;
   }
 
   /** One log line per outage (the first problem), not one per retry. */
@@ -253,14 +281,19 @@ export class LedgerWriter {
   }
 }
 
-/** Reads an outbox entry's `batch` field; `undefined` when it is not one. */
-export function parseOutbox(flat: readonly string[]): OutboxBatch | undefined {
-  const i = flat.indexOf("batch");
-  if (i < 0 || i % 2 !== 0) return undefined;
-  try {
-    const batch = JSON.parse(flat[i + 1]) as OutboxBatch;
-    return Array.isArray(batch.rows) && typeof batch.id === "string" ? batch : undefined;
-  } catch {
+/** Whether PostgreSQL refused the data itself (SQLSTATE class 22), which no retry will fix. */
+function isDataError(error: unknown): boolean {
+  return ((error as { code?: string })?.code ?? "").startsWith("22");
+}
+
+/** Reads an outbox entry; `undefined` when it is not one. */
+export function parseOutbox(flat: readonly string[]): EncodedBatch | undefined {
+  const r = fieldsToRecord(flat);
+  const rows = Number(r.rows);
+  if (!Number.isSafeInteger(rows) || r.payments === undefined || r.metrics === undefined) {
     return undefined;
   }
+  // Cheap shape checks only: PostgreSQL parses the JSON (a bad entry fails its transaction).
+  if (r.metrics[0] !== "[" || (r.payments !== "" && r.payments[0] !== "[")) return undefined;
+  return { rows, payments: r.payments, metrics: r.metrics };
 }

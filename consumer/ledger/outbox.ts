@@ -19,6 +19,7 @@ import {
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
 import type { Batch } from "../stream_consumer.ts";
+import { encodeBatch } from "./write_rows.ts";
 
 const processBatchScript = LuaScript.fromFile(
   "process_batch",
@@ -128,16 +129,28 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
       };
       const outbox = ledgerOutboxKey(info.stream);
       const backlogKey = ledgerBacklogKey(info.stream);
-      // EVAL (not EVALSHA) inside MULTI: a NOSCRIPT error cannot split the batch from its rows.
+      // Batch and rows in one MULTI: both or neither. EVAL, not EVALSHA: a NOSCRIPT error would show
+      // only at EXEC, after the XADD ran, leaving rows of a batch that was never applied.
+      const encoded = encodeBatch(entry);
       const replies = await redis.multi()
         .eval(processBatchScript.source, batch.keys.length, ...batch.keys, ...batch.args)
-        .xadd(outbox, "*", "rows", String(rows.length), "batch", JSON.stringify(entry))
+        .xadd(
+          outbox,
+          "*",
+          "rows",
+          encoded.rows,
+          "payments",
+          encoded.payments,
+          "metrics",
+          encoded.metrics,
+        )
         .incrby(backlogKey, rows.length)
-        .exec();
+        .exec(); // deno-fmt-ignore
       if (replies === null) throw new Error("The batch's transaction was aborted");
       const [[scriptError, counts], [, outboxId], [, backlog]] = replies;
       if (scriptError) {
-        // The script failed at run time: take the rows back (best effort) and retry the batch.
+        // The script failed at run time (out of memory, a key of the wrong type): take the rows
+        // back, best effort, and let the batch be retried.
         if (typeof outboxId === "string") {
           await redis.multi().xdel(outbox, outboxId).decrby(backlogKey, rows.length).exec();
         }

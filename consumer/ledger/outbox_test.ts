@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from "@fastpix/pix";
 import { buildBatch, type RawEntry } from "../stream_consumer.ts";
 import { batchRows } from "./outbox.ts";
 import { parseOutbox } from "./ledger_writer.ts";
+import { encodeBatch } from "./write_rows.ts";
 
 const ctx = {
   stream: "pix_payments",
@@ -35,9 +36,12 @@ Deno.test("batchRows reads every entry's outcome out of a real process_batch lay
 });
 
 Deno.test("parseOutbox accepts outbox entries and refuses anything else", () => {
-  const batch = { id: "b", stream: "s", consumer: "c", appliedMs: 1, processingMs: 2, rows: [] };
-  assert.deepEqual(parseOutbox(["rows", "0", "batch", JSON.stringify(batch)]), batch);
-  assert.equal(parseOutbox(["batch", "{not json"]), undefined);
-  assert.equal(parseOutbox(["rows", "batch"]), undefined);
-  assert.equal(parseOutbox(["batch", "{}"]), undefined);
+  const batch = { id: "b", stream: "s", consumer: "c", appliedMs: 5, processingMs: 2, rows: [] };
+  const encoded = encodeBatch(batch);
+  assert.deepEqual(encoded, { rows: 0, payments: "", metrics: '["b","c","s",0,0,0,2,0,0,5]' });
+  const flat = ["rows", "0", "payments", encoded.payments, "metrics", encoded.metrics];
+  assert.deepEqual(parseOutbox(flat), encoded);
+  assert.equal(parseOutbox(["rows", "x", "payments", "", "metrics", "[]"]), undefined);
+  assert.equal(parseOutbox(["rows", "1", "payments", "{", "metrics", "[]"]), undefined);
+  assert.equal(parseOutbox(["rows", "1", "metrics", "[]"]), undefined);
 });

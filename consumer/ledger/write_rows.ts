@@ -14,50 +14,57 @@
 import type { OutboxBatch } from "./outbox.ts";
 import type { Sql } from "./postgres.ts";
 
-/** Flattens batches into the JSON rows the INSERT reads (see the column list below). */
-function paymentsJson(batches: readonly OutboxBatch[]): string {
-  const rows: unknown[] = [];
-  for (const b of batches) {
-    for (const [streamId, tx, backend, amount, status, code, message, deliveries] of b.rows) {
-      const enqueuedMs = Number(streamId.slice(0, streamId.indexOf("-")));
-      rows.push([
-        tx,
-        backend,
-        amount,
-        status,
-        code,
-        message,
-        b.stream,
-        streamId,
-        b.consumer,
-        deliveries,
-        b.processingMs,
-        b.appliedMs - enqueuedMs,
-        enqueuedMs,
-        b.appliedMs,
-      ]);
-    }
-  }
-  return JSON.stringify(rows);
+/**
+ * A batch as the outbox stores it: already in the JSON the INSERTs read, so the writer only joins
+ * strings (no parsing on the consumer's thread).
+ */
+export interface EncodedBatch {
+  /** Payments rows in the batch. */
+  rows: number;
+  /** The payments rows as JSON arrays separated by commas (no brackets; empty when none). */
+  payments: string;
+  /** The processing_metrics row as a JSON array. */
+  metrics: string;
 }
 
-function metricsJson(batches: readonly OutboxBatch[]): string {
-  return JSON.stringify(batches.map((b) => {
-    const latencies = b.rows.map(([id]) => b.appliedMs - Number(id.slice(0, id.indexOf("-"))));
-    const rejected = b.rows.filter((r) => r[4] === "error").length;
-    return [
-      b.id,
-      b.consumer,
+const enqueuedMsOf = (streamId: string) => Number(streamId.slice(0, streamId.indexOf("-")));
+
+/** Encodes a batch for the outbox (see {@link EncodedBatch}). */
+export function encodeBatch(b: OutboxBatch): EncodedBatch {
+  const payments = b.rows.map(([streamId, tx, backend, amount, status, code, message, n]) => {
+    const enqueuedMs = enqueuedMsOf(streamId);
+    return JSON.stringify([
+      tx,
+      backend,
+      amount,
+      status,
+      code,
+      message,
       b.stream,
-      b.rows.length,
-      b.rows.length - rejected,
-      rejected,
+      streamId,
+      b.consumer,
+      n,
       b.processingMs,
-      latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
-      Math.max(0, ...latencies),
+      b.appliedMs - enqueuedMs,
+      enqueuedMs,
       b.appliedMs,
-    ];
-  }));
+    ]);
+  }).join(",");
+  const latencies = b.rows.map(([id]) => b.appliedMs - enqueuedMsOf(id));
+  const rejected = b.rows.filter((r) => r[4] === "error").length;
+  const metrics = JSON.stringify([
+    b.id,
+    b.consumer,
+    b.stream,
+    b.rows.length,
+    b.rows.length - rejected,
+    rejected,
+    b.processingMs,
+    latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
+    Math.max(0, ...latencies),
+    b.appliedMs,
+  ]);
+  return { rows: b.rows.length, payments, metrics };
 }
 
 // Rows in outbox order (n); per stream entry the first outcome, then per transaction id `done`
@@ -86,10 +93,10 @@ const COLUMNS = `transaction_id, backend_id, amount, status, error_code, error_m
 const EXCLUDED_COLUMNS = COLUMNS.split(",").map((c) => `EXCLUDED.${c.trim()}`).join(", ");
 
 /** Writes `batches` in one transaction; resolves to the payments rows inserted or upgraded. */
-export async function writeBatches(sql: Sql, batches: readonly OutboxBatch[]): Promise<number> {
+export async function writeBatches(sql: Sql, batches: readonly EncodedBatch[]): Promise<number> {
   if (batches.length === 0) return 0;
-  const payments = paymentsJson(batches);
-  const metrics = metricsJson(batches);
+  const payments = `[${batches.map((b) => b.payments).filter((p) => p !== "").join(",")}]`;
+  const metrics = `[${batches.map((b) => b.metrics).join(",")}]`;
   const [withTx, withoutTx] = await sql.begin((tx) => [
     tx.unsafe(
       `INSERT INTO payments (${COLUMNS})
