@@ -290,10 +290,13 @@ function isDataError(error: unknown): boolean {
 export function parseOutbox(flat: readonly string[]): EncodedBatch | undefined {
   const r = fieldsToRecord(flat);
   const rows = Number(r.rows);
-  if (!Number.isSafeInteger(rows) || r.payments === undefined || r.metrics === undefined) {
-    return undefined;
-  }
+  const { payments, untracked, metrics } = r;
+  if (
+    !Number.isSafeInteger(rows) || payments === undefined || untracked === undefined ||
+    metrics === undefined
+  ) return undefined;
   // Cheap shape checks only: PostgreSQL parses the JSON (a bad entry fails its transaction).
-  if (r.metrics[0] !== "[" || (r.payments !== "" && r.payments[0] !== "[")) return undefined;
-  return { rows, payments: r.payments, metrics: r.metrics };
+  const shaped = (part: string) => part === "" || part[0] === "[";
+  if (metrics[0] !== "[" || !shaped(payments) || !shaped(untracked)) return undefined;
+  return { rows, payments, untracked, metrics };
 }

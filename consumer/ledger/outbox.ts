@@ -141,11 +141,13 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
           encoded.rows,
           "payments",
           encoded.payments,
+          "untracked",
+          encoded.untracked,
           "metrics",
           encoded.metrics,
         )
         .incrby(backlogKey, rows.length)
-        .exec(); // deno-fmt-ignore
+        .exec();
       if (replies === null) throw new Error("The batch's transaction was aborted");
       const [[scriptError, counts], [, outboxId], [, backlog]] = replies;
       if (scriptError) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS } from "@fastpix/pix";
 import { buildBatch, type RawEntry } from "../stream_consumer.ts";
-import { batchRows } from "./outbox.ts";
+import { batchRows, type OutboxRow } from "./outbox.ts";
 import { parseOutbox } from "./ledger_writer.ts";
 import { encodeBatch } from "./write_rows.ts";
 
@@ -38,10 +38,46 @@ Deno.test("batchRows reads every entry's outcome out of a real process_batch lay
 Deno.test("parseOutbox accepts outbox entries and refuses anything else", () => {
   const batch = { id: "b", stream: "s", consumer: "c", appliedMs: 5, processingMs: 2, rows: [] };
   const encoded = encodeBatch(batch);
-  assert.deepEqual(encoded, { rows: 0, payments: "", metrics: '["b","c","s",0,0,0,2,0,0,5]' });
-  const flat = ["rows", "0", "payments", encoded.payments, "metrics", encoded.metrics];
+  assert.deepEqual(encoded, {
+    rows: 0,
+    payments: "",
+    untracked: "",
+    metrics: '["b","c","s",0,0,0,2,0,0,5]',
+  });
+  const flat = ["rows", "0", "payments", "", "untracked", "", "metrics", encoded.metrics];
   assert.deepEqual(parseOutbox(flat), encoded);
-  assert.equal(parseOutbox(["rows", "x", "payments", "", "metrics", "[]"]), undefined);
-  assert.equal(parseOutbox(["rows", "1", "payments", "{", "metrics", "[]"]), undefined);
-  assert.equal(parseOutbox(["rows", "1", "metrics", "[]"]), undefined);
+  assert.equal(parseOutbox(["rows", "x", ...flat.slice(2)]), undefined);
+  assert.equal(parseOutbox(["rows", "1", "payments", "{", ...flat.slice(4)]), undefined);
+  assert.equal(parseOutbox(["rows", "1", "payments", "", "metrics", "[]"]), undefined);
+});
+
+Deno.test("encodeBatch writes rows as JSON, whatever the message holds", () => {
+  const rows: OutboxRow[] = [
+    ["10-0", "tx-1", "7", "1.00", "done", null, null, 1],
+    ["10-1", null, null, null, "error", 1001, 'Field "transaction_id" \\ missing', 2],
+  ];
+  const b = { id: "b", stream: 's"q', consumer: "c\\", appliedMs: 30, processingMs: 2, rows };
+  const e = encodeBatch(b);
+  assert.deepEqual(JSON.parse(`[${e.payments}]`), [
+    ["tx-1", "7", "1.00", "done", null, null, 's"q', "10-0", "c\\", 1, 2, 20, 10, 30],
+  ]);
+  assert.deepEqual(JSON.parse(`[${e.untracked}]`), [
+    [
+      null,
+      null,
+      null,
+      "error",
+      1001,
+      'Field "transaction_id" \\ missing',
+      's"q',
+      "10-1",
+      "c\\",
+      2,
+      2,
+      20,
+      10,
+      30,
+    ],
+  ]);
+  assert.deepEqual(JSON.parse(e.metrics), ["b", "c\\", 's"q', 2, 1, 1, 2, 20, 20, 30]);
 });

@@ -16,7 +16,9 @@ export function connectPostgres(dsn: string, options: { max?: number } = {}): Sq
     onnotice: () => {},
     connect_timeout: 3,
     idle_timeout: 60,
-    connection: { application_name: "fastpix" },
+    // Generic plans: a custom plan would fold the big JSON parameter into a constant and parse
+    // it while planning, then again while executing.
+    connection: { application_name: "fastpix", plan_cache_mode: "force_generic_plan" },
   });
 }
 

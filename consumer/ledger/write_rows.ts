@@ -21,37 +21,42 @@ import type { Sql } from "./postgres.ts";
 export interface EncodedBatch {
   /** Payments rows in the batch. */
   rows: number;
-  /** The payments rows as JSON arrays separated by commas (no brackets; empty when none). */
+  /** Rows with a transaction id, as JSON arrays separated by commas (no brackets; may be empty). */
   payments: string;
+  /** Rows without a usable transaction id (keyed by stream entry), the same way (usually empty). */
+  untracked: string;
   /** The processing_metrics row as a JSON array. */
   metrics: string;
 }
 
 const enqueuedMsOf = (streamId: string) => Number(streamId.slice(0, streamId.indexOf("-")));
 
-/** Encodes a batch for the outbox (see {@link EncodedBatch}). */
+/**
+ * Encodes a batch for the outbox (see {@link EncodedBatch}). Hot path: rows are built as strings;
+ * only the values that may hold quotes (error messages, stream and consumer names) go through
+ * JSON.stringify. Transaction ids, backend ids, amounts and stream ids are of safe alphabets.
+ */
 export function encodeBatch(b: OutboxBatch): EncodedBatch {
-  const payments = b.rows.map(([streamId, tx, backend, amount, status, code, message, n]) => {
+  const tail = `${JSON.stringify(b.stream)},`;
+  const consumer = JSON.stringify(b.consumer);
+  const tracked: string[] = [];
+  const untracked: string[] = [];
+  let latencySum = 0;
+  let latencyMax = 0;
+  let rejected = 0;
+  for (const [streamId, tx, backend, amount, status, code, message, n] of b.rows) {
     const enqueuedMs = enqueuedMsOf(streamId);
-    return JSON.stringify([
-      tx,
-      backend,
-      amount,
-      status,
-      code,
-      message,
-      b.stream,
-      streamId,
-      b.consumer,
-      n,
-      b.processingMs,
-      b.appliedMs - enqueuedMs,
-      enqueuedMs,
-      b.appliedMs,
-    ]);
-  }).join(",");
-  const latencies = b.rows.map(([id]) => b.appliedMs - enqueuedMsOf(id));
-  const rejected = b.rows.filter((r) => r[4] === "error").length;
+    const latency = b.appliedMs - enqueuedMs;
+    latencySum += latency;
+    latencyMax = Math.max(latencyMax, latency);
+    if (status === "error") rejected++;
+    const row = `[${tx === null ? "null" : `"${tx}"`},${
+      backend === null ? "null" : `"${backend}"`
+    },${amount === null ? "null" : `"${amount}"`},"${status}",${code},${
+      message === null ? "null" : JSON.stringify(message)
+    },${tail}"${streamId}",${consumer},${n},${b.processingMs},${latency},${enqueuedMs},${b.appliedMs}]`;
+    (tx === null ? untracked : tracked).push(row);
+  }
   const metrics = JSON.stringify([
     b.id,
     b.consumer,
@@ -60,32 +65,38 @@ export function encodeBatch(b: OutboxBatch): EncodedBatch {
     b.rows.length - rejected,
     rejected,
     b.processingMs,
-    latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
-    Math.max(0, ...latencies),
+    latencySum / Math.max(1, b.rows.length),
+    latencyMax,
     b.appliedMs,
   ]);
-  return { rows: b.rows.length, payments, metrics };
+  return {
+    rows: b.rows.length,
+    payments: tracked.join(","),
+    untracked: untracked.join(","),
+    metrics,
+  };
 }
 
-// Rows in outbox order (n); per stream entry the first outcome, then per transaction id `done`
-// first, else the first error.
-const PAYMENT_ROWS = `
+const SELECT_ROW = `r->>0, r->>1, (r->>2)::numeric(14, 2), r->>3, (r->>4)::int, r->>5, r->>6,
+  r->>7, r->>8, (r->>9)::int, (r->>10)::float8, (r->>11)::float8,
+  to_timestamp((r->>12)::float8 / 1000), to_timestamp((r->>13)::float8 / 1000)`;
+
+/** Every row as it comes (the fast path: no transaction id twice in one write). */
+const ALL_ROWS = `SELECT ${SELECT_ROW} FROM jsonb_array_elements($1::text::jsonb) AS r`;
+
+/**
+ * Rows deduplicated (when a transaction id comes twice in one write): per stream entry its first
+ * outcome, then per transaction id `done` first, else the first error.
+ */
+const DEDUPLICATED_ROWS = `
   WITH rows AS (
     SELECT r, n FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS t(r, n)
   ), first_per_entry AS (
     SELECT DISTINCT ON (r->>6, r->>7) r, n FROM rows ORDER BY r->>6, r->>7, n
   ), chosen AS (
-    SELECT DISTINCT ON (coalesce(r->>0, r->>6 || '/' || (r->>7))) r
-    FROM first_per_entry
-    ORDER BY coalesce(r->>0, r->>6 || '/' || (r->>7)), (r->>3 = 'done') DESC, n
+    SELECT DISTINCT ON (r->>0) r FROM first_per_entry ORDER BY r->>0, (r->>3 = 'done') DESC, n
   )
-  SELECT r->>0 AS transaction_id, r->>1 AS backend_id, (r->>2)::numeric(14, 2) AS amount,
-         r->>3 AS status, (r->>4)::int AS error_code, r->>5 AS error_message, r->>6 AS stream,
-         r->>7 AS stream_id, r->>8 AS consumer, (r->>9)::int AS deliveries,
-         (r->>10)::float8 AS processing_ms, (r->>11)::float8 AS latency_ms,
-         to_timestamp((r->>12)::float8 / 1000) AS enqueued_at,
-         to_timestamp((r->>13)::float8 / 1000) AS processed_at
-  FROM chosen`;
+  SELECT ${SELECT_ROW} FROM chosen`;
 
 const COLUMNS = `transaction_id, backend_id, amount, status, error_code, error_message, stream,
   stream_id, consumer, deliveries, processing_ms, latency_ms, enqueued_at, processed_at`;
@@ -95,23 +106,32 @@ const EXCLUDED_COLUMNS = COLUMNS.split(",").map((c) => `EXCLUDED.${c.trim()}`).j
 /** Writes `batches` in one transaction; resolves to the payments rows inserted or upgraded. */
 export async function writeBatches(sql: Sql, batches: readonly EncodedBatch[]): Promise<number> {
   if (batches.length === 0) return 0;
-  const payments = `[${batches.map((b) => b.payments).filter((p) => p !== "").join(",")}]`;
-  const metrics = `[${batches.map((b) => b.metrics).join(",")}]`;
-  const [withTx, withoutTx] = await sql.begin((tx) => [
+  const join = (part: (b: EncodedBatch) => string) =>
+    `[${batches.map(part).filter((p) => p !== "").join(",")}]`;
+  const json = { tracked: join((b) => b.payments), untracked: join((b) => b.untracked) };
+  try {
+    return await writeOnce(sql, json, join((b) => b.metrics), ALL_ROWS);
+  } catch (error) {
+    // 21000: ON CONFLICT DO UPDATE met one transaction id twice; write again, deduplicated.
+    if ((error as { code?: string })?.code !== "21000") throw error;
+    return await writeOnce(sql, json, join((b) => b.metrics), DEDUPLICATED_ROWS);
+  }
+}
+
+async function writeOnce(
+  sql: Sql,
+  rows: { tracked: string; untracked: string },
+  metrics: string,
+  select: string,
+): Promise<number> {
+  const results = await sql.begin((tx) => [
     tx.unsafe(
-      `INSERT INTO payments (${COLUMNS})
-       SELECT * FROM (${PAYMENT_ROWS}) p WHERE transaction_id IS NOT NULL
+      `INSERT INTO payments (${COLUMNS}) ${select}
        ON CONFLICT (transaction_id) DO UPDATE SET (${COLUMNS}, recorded_at) =
          ROW(${EXCLUDED_COLUMNS}, now())
        WHERE payments.status = 'error' AND EXCLUDED.status = 'done'
          AND (payments.stream, payments.stream_id) <> (EXCLUDED.stream, EXCLUDED.stream_id)`,
-      [payments],
-    ),
-    tx.unsafe(
-      `INSERT INTO payments (${COLUMNS})
-       SELECT * FROM (${PAYMENT_ROWS}) p WHERE transaction_id IS NULL
-       ON CONFLICT (stream, stream_id) WHERE transaction_id IS NULL DO NOTHING`,
-      [payments],
+      [rows.tracked],
     ),
     tx.unsafe(
       `WITH m AS (
@@ -138,6 +158,12 @@ export async function writeBatches(sql: Sql, batches: readonly EncodedBatch[]): 
          last_active = greatest(s.last_active, EXCLUDED.last_active)`,
       [metrics],
     ),
+    // Rows without a transaction id: keyed by their stream entry (duplicates are simply skipped).
+    ...(rows.untracked === "[]" ? [] : [tx.unsafe(
+      `INSERT INTO payments (${COLUMNS}) ${ALL_ROWS}
+       ON CONFLICT (stream, stream_id) WHERE transaction_id IS NULL DO NOTHING`,
+      [rows.untracked],
+    )]),
   ]);
-  return withTx.count + withoutTx.count;
+  return results[0].count + (results[2]?.count ?? 0);
 }
