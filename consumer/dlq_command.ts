@@ -9,6 +9,7 @@ import {
   createRedis,
   dlqKey,
   intIn,
+  type Redis,
   redisUrlOption,
   requireRedis,
   runCommand,
@@ -102,42 +103,44 @@ program.command("list")
     }
   });
 
-program.command("replay")
-  .description("Put dead letters back on the payment stream as new entries and remove them.")
-  .argument("[ids...]", "dead-letter ids")
-  .addOption(redisUrlOption())
-  .addOption(streamOption())
-  .addOption(codeOption())
-  .option("--all", "every dead letter", false)
-  .action(async (ids, opts) => {
-    const which = selection(ids, opts);
-    const redis = await connect(opts.redisUrl);
-    try {
-      const { replayed, skipped } = await replayDeadLetters(redis, opts.stream, which);
-      for (const [id, why] of skipped) console.error(`dlq: left ${id}: ${why}`);
-      console.log(`replayed ${replayed.size} dead letters onto ${opts.stream}`);
-      if (skipped.size > 0) Deno.exitCode = 1;
-    } finally {
-      redis.disconnect();
-    }
-  });
+/** `replay` and `purge`: ids, `--code` or `--all`, then `run` on a connection. */
+function selectionCommand(
+  name: string,
+  description: string,
+  run: (redis: Redis, stream: string, which: DeadLetterSelection) => Promise<void>,
+) {
+  program.command(name)
+    .description(description)
+    .argument("[ids...]", "dead-letter ids")
+    .addOption(redisUrlOption())
+    .addOption(streamOption())
+    .addOption(codeOption())
+    .option("--all", "every dead letter", false)
+    .action(async (ids, opts) => {
+      const which = selection(ids, opts);
+      const redis = await connect(opts.redisUrl);
+      try {
+        await run(redis, opts.stream, which);
+      } finally {
+        redis.disconnect();
+      }
+    });
+}
 
-program.command("purge")
-  .description("Delete dead letters.")
-  .argument("[ids...]", "dead-letter ids")
-  .addOption(redisUrlOption())
-  .addOption(streamOption())
-  .addOption(codeOption())
-  .option("--all", "every dead letter", false)
-  .action(async (ids, opts) => {
-    const which = selection(ids, opts);
-    const redis = await connect(opts.redisUrl);
-    try {
-      const deleted = await purgeDeadLetters(redis, opts.stream, which);
-      console.log(`purged ${deleted} dead letters from ${dlqKey(opts.stream)}`);
-    } finally {
-      redis.disconnect();
-    }
-  });
+selectionCommand(
+  "replay",
+  "Put dead letters back on the payment stream as new entries and remove them.",
+  async (redis, stream, which) => {
+    const { replayed, skipped } = await replayDeadLetters(redis, stream, which);
+    for (const [id, why] of skipped) console.error(`dlq: left ${id}: ${why}`);
+    console.log(`replayed ${replayed.size} dead letters onto ${stream}`);
+    if (skipped.size > 0) Deno.exitCode = 1;
+  },
+);
+
+selectionCommand("purge", "Delete dead letters.", async (redis, stream, which) => {
+  const deleted = await purgeDeadLetters(redis, stream, which);
+  console.log(`purged ${deleted} dead letters from ${dlqKey(stream)}`);
+});
 
 if (import.meta.main) await runCommand(program);

@@ -16,6 +16,12 @@ import {
   spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
+import {
+  CONSUMER_DEFAULTS,
+  type ConsumerStats,
+  type StreamConsumer,
+  type StreamConsumerOptions,
+} from "@fastpix/consumer";
 
 export { ChildTool, PostgresServer, RedisServer };
 
@@ -102,4 +108,44 @@ export async function pendingCount(redis: Redis, stream: string, group = "pix_co
 /** Starts a private PostgreSQL cluster (initdb in a temp dir, free port) for one test file. */
 export function startPostgres(): Promise<PostgresServer> {
   return PostgresServer.start();
+}
+
+/** Options of an in-process consumer for tests: short block and idle times, `overrides` last. */
+export function consumerOptions(
+  url: string,
+  overrides: Partial<StreamConsumerOptions> = {},
+): StreamConsumerOptions {
+  return {
+    ...CONSUMER_DEFAULTS,
+    redisUrl: url,
+    stream: "pix_payments",
+    group: "pix_consumers",
+    consumerName: "test_consumer",
+    responsePrefix: "backend_bacen_response_",
+    blockMs: 50,
+    ...overrides,
+  };
+}
+
+/** Runs an in-process consumer until `done` holds, then stops it gracefully; resolves to its stats. */
+export async function consumeUntil(
+  consumer: StreamConsumer,
+  done: () => Promise<boolean>,
+): Promise<ConsumerStats> {
+  const running = consumer.run();
+  try {
+    await waitFor("the consumer to finish", done);
+  } finally {
+    consumer.stop();
+  }
+  return await running;
+}
+
+/** XADDs one raw message (any fields, valid or not) onto `stream`; resolves to its id. */
+export async function addRaw(
+  redis: Redis,
+  fields: Record<string, string>,
+  stream = "pix_payments",
+): Promise<string> {
+  return (await redis.xadd(stream, "*", ...Object.entries(fields).flat()))!;
 }

@@ -16,6 +16,7 @@ import {
 } from "@fastpix/consumer";
 import { dlqKey, ledgerBacklogKey, ledgerOutboxKey, type Redis, UserError } from "@fastpix/pix";
 import {
+  addRaw,
   ChildTool,
   client,
   INTEGRATION,
@@ -185,21 +186,15 @@ Deno.test(
       const payments = await sendPayments(redis, 12_000);
       const ts = new Date().toISOString();
       for (let i = 0; i < 30; i++) {
-        await redis.xadd(
-          STREAM,
-          "*",
-          "transaction_id",
-          `bad-${i}`,
-          "backend_id",
-          "1",
-          "amount",
-          "1,5",
-          "timestamp",
-          ts,
-        );
+        await addRaw(redis, {
+          transaction_id: `bad-${i}`,
+          backend_id: "1",
+          amount: "1,5",
+          timestamp: ts,
+        });
       }
       for (let i = 0; i < 5; i++) {
-        await redis.xadd(STREAM, "*", "backend_id", "2", "amount", "3.00", "timestamp", ts);
+        await addRaw(redis, { backend_id: "2", amount: "3.00", timestamp: ts });
       }
       const env = { POSTGRES_DSN: dsn, IDLE_THRESHOLD_MS: "500", CONSUMER_BATCH_SIZE: "200" };
       const crashy = spawnConsumer(server.url, { name: "crashy", env });

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import {
   combineHooks,
-  CONSUMER_DEFAULTS,
   type ProcessingStep,
   purgeDeadLetters,
   replayDeadLetters,
@@ -17,43 +16,21 @@ import {
 } from "@fastpix/consumer";
 import { dlqKey, ErrorCode, fieldsToRecord, lastErrorKey } from "@fastpix/pix";
 import {
+  addRaw,
   ChildTool,
   client,
   confirmationsOf,
+  consumerOptions,
+  consumeUntil,
   INTEGRATION,
   pendingCount,
   sendPayments,
   startRedis,
   sumAmounts,
-  waitFor,
 } from "./_helpers.ts";
 
-function options(
-  url: string,
-  overrides: Partial<StreamConsumerOptions> = {},
-): StreamConsumerOptions {
-  return {
-    ...CONSUMER_DEFAULTS,
-    redisUrl: url,
-    stream: "pix_payments",
-    group: "pix_consumers",
-    consumerName: "retry_consumer",
-    responsePrefix: "backend_bacen_response_",
-    blockMs: 50,
-    idleThresholdMs: 150,
-    ...overrides,
-  };
-}
-
-async function consumeUntil(consumer: StreamConsumer, done: () => Promise<boolean>) {
-  const running = consumer.run();
-  try {
-    await waitFor("the consumer to finish", done);
-  } finally {
-    consumer.stop();
-  }
-  return await running;
-}
+const options = (url: string, overrides: Partial<StreamConsumerOptions> = {}) =>
+  consumerOptions(url, { consumerName: "retry_consumer", idleThresholdMs: 150, ...overrides });
 
 /** A settlement step that refuses some transaction ids, and remembers every delivery it saw. */
 function refusingStep(refuse: (tx: string, deliveries: number) => boolean) {
@@ -83,12 +60,13 @@ Deno.test(
     await using server = await startRedis();
     const redis = client(server.url);
     const good = await sendPayments(redis, 40, { backendIds: ["1"] });
-    const poisonId = await redis.xadd(
-      "pix_payments",
-      "*",
-      ...["transaction_id", "poison-1", "backend_id", "1", "amount", "10.00"],
-      ...["timestamp", new Date().toISOString(), "payer_key", "52998224725"],
-    );
+    const poisonId = await addRaw(redis, {
+      transaction_id: "poison-1",
+      backend_id: "1",
+      amount: "10.00",
+      timestamp: new Date().toISOString(),
+      payer_key: "52998224725",
+    });
     const { step, seen } = refusingStep((tx) => tx === "poison-1");
     const consumer = new StreamConsumer(options(server.url, {
       maxDeliveries: 3,
@@ -195,7 +173,7 @@ Deno.test(
     await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "0", "MKSTREAM");
     const [p] = await sendPayments(redis, 1, { backendIds: ["3"] });
     // A second copy of the same payment, and a new one, both held by a dead consumer past the limit.
-    const copyId = await redis.xadd("pix_payments", "*", ...Object.entries(p).flat());
+    const copyId = await addRaw(redis, { ...p });
     const [q] = await sendPayments(redis, 1, { backendIds: ["3"] });
     const ids = (await redis.xrange("pix_payments", "-", "+")).map(([id]) => id);
     await redis.xreadgroup(
@@ -262,32 +240,14 @@ Deno.test(
     await using server = await startRedis();
     const redis = client(server.url);
     const ts = new Date().toISOString();
-    await redis.xadd(
-      "pix_payments",
-      "*",
-      "transaction_id",
-      "t-bad",
-      "backend_id",
-      "1",
-      "amount",
-      "1,5",
-      "timestamp",
-      ts,
-    );
-    await redis.xadd(
-      "pix_payments",
-      "*",
-      "transaction_id",
-      "t-key",
-      "backend_id",
-      "1",
-      "amount",
-      "2.00",
-      "timestamp",
-      ts,
-      "payee_key",
-      "+5520987654321",
-    );
+    const base = { backend_id: "1", timestamp: ts };
+    await addRaw(redis, { ...base, transaction_id: "t-bad", amount: "1,5" });
+    await addRaw(redis, {
+      ...base,
+      transaction_id: "t-key",
+      amount: "2.00",
+      payee_key: "+5520987654321",
+    });
     const consumer = new StreamConsumer(options(server.url));
     await consumeUntil(consumer, async () => (await redis.xlen(dlqKey("pix_payments"))) === 2);
     const [first] = await deadLetters(redis);
