@@ -9,3 +9,4 @@ export * from "./batch_hooks.ts";
 export * from "./retries.ts";
 export * from "./ledger/mod.ts";
 export * from "./dlq.ts";
+export * from "./basic_consumer.ts";

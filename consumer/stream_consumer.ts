@@ -7,12 +7,10 @@
  */
 import {
   BACKEND_ID_PATTERN,
+  createClient,
   createLatencyHistogram,
   createLogger,
-  createRedis,
   DEFAULT_LIMITS,
-  dlqKey,
-  DONE_MARK_PREFIX,
   ErrorCode,
   errorMessage,
   fieldsToRecord,
@@ -20,14 +18,13 @@ import {
   LATENCY_KEY,
   type Logger,
   LuaScript,
-  PROCESSED_COUNT_KEY,
   reconnectDelayMs,
   recordMs,
-  type Redis,
+  type RedisClient,
   responseStreamKey,
+  type StreamKeys,
+  streamKeys,
   summarize,
-  TOTAL_AMOUNT_CENTS_KEY,
-  TOTAL_AMOUNT_KEY,
   validatePayment,
   type ValidationLimits,
 } from "@fastpix/pix";
@@ -43,7 +40,15 @@ const processBatchScript = LuaScript.fromFile(
 /** Settings of one consumer loop; the command fills them from flags and env vars. */
 export interface StreamConsumerOptions {
   redisUrl: string;
+  /** `REDIS_CLUSTER` seed nodes: when set, a Redis Cluster client instead of `redisUrl`. */
+  redisCluster?: readonly string[];
+  /** Base payment stream (`REDIS_STREAM`). */
   stream: string;
+  /**
+   * Hash tag of the partition this loop consumes (`partitionTags` in `@fastpix/pix`): it then reads
+   * `<stream>:{tag}` and uses that partition's keys. Unset: the single-stream layout.
+   */
+  partition?: string;
   group: string;
   consumerName: string;
   responsePrefix: string;
@@ -63,10 +68,10 @@ export interface StreamConsumerOptions {
   markTtlSeconds: number;
   /** Simulated settlement work per batch, in ms, between validation and the atomic apply. */
   settleMs?: number;
-  limits: ValidationLimits;
-  logger?: Logger;
   /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
   hooks?: BatchHooks;
+  limits: ValidationLimits;
+  logger?: Logger;
 }
 
 /** Defaults for everything but the connection and names. */
@@ -135,7 +140,14 @@ export type BatchContext =
     | "markTtlSeconds"
     | "limits"
   >
-  & { deliveries?: Map<string, number>; nowMs?: number; lastErrors?: Map<string, string> };
+  & {
+    deliveries?: Map<string, number>;
+    nowMs?: number;
+    /** The partition's keys; default: the single-stream keys of `stream`. */
+    keys?: StreamKeys;
+    /** Last processing errors by entry id, added to the reason of entries past the limit. */
+    lastErrors?: Map<string, string>;
+  };
 
 /** KEYS and ARGV of one `process_batch` call. */
 export interface Batch {
@@ -148,12 +160,16 @@ export interface Batch {
  * Entries delivered more than `maxDeliveries` times are rejected like invalid ones.
  */
 export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Batch {
+  const k = ctx.keys ?? streamKeys(ctx.stream);
   const respKeys: string[] = [];
+  // Partitioned: the marks the script will touch are declared too, so Redis Cluster vets every key
+  // before the script runs (one slot, served here, not mid-migration) instead of failing halfway.
+  const markKeys: string[] = [];
   const respIndex = new Map<string, number>();
   const indexOf = (backendId: string) => {
     let index = respIndex.get(backendId);
     if (index === undefined) {
-      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId));
+      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId, k.tag));
       index = respKeys.length;
       respIndex.set(backendId, index);
     }
@@ -162,7 +178,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
   const nowMs = ctx.nowMs ?? Date.now();
   const args: (string | number)[] = [
     ctx.group,
-    DONE_MARK_PREFIX,
+    k.markPrefix,
     ctx.markTtlSeconds,
     ctx.responseMaxlen,
     new Date(nowMs).toISOString(),
@@ -185,6 +201,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
       : undefined;
     if (result.ok && rejection === undefined) {
       const p = result.payment;
+      if (k.tag !== undefined) markKeys.push(k.markPrefix + p.transactionId);
       args.push("ok", id, p.transactionId, p.backendId, indexOf(p.backendId), p.amountCents, formatCents(p.amountCents), "", "");
     } else {
       // A rejected message may have a bad backend_id: it then gets no confirmation stream.
@@ -195,12 +212,13 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     } // deno-fmt-ignore
   }
   const keys = [
-    ctx.stream,
-    dlqKey(ctx.stream),
-    PROCESSED_COUNT_KEY,
-    TOTAL_AMOUNT_KEY,
-    TOTAL_AMOUNT_CENTS_KEY,
+    k.stream,
+    k.dlq,
+    k.processedCount,
+    k.totalAmount,
+    k.totalAmountCents,
     ...respKeys,
+    ...markKeys,
   ]; // deno-fmt-ignore
   return { keys, args };
 }
@@ -209,15 +227,16 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
  * Applies a batch atomically; resolves to `[confirmed, duplicates, rejected, skipped, totalCents]`.
  * Applying the same batch again changes nothing: its entries are no longer pending (skipped).
  */
-export async function applyBatch(redis: Redis, batch: Batch): Promise<number[]> {
+export async function applyBatch(redis: RedisClient, batch: Batch): Promise<number[]> {
   return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
 }
 
 /** One consumer of the group, on its own connection. */
 export class StreamConsumer {
   readonly stats: ConsumerStats = emptyStats();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   #opts: StreamConsumerOptions;
+  #keys: StreamKeys;
   #log: Logger;
   #stopping = false;
   #latency = createLatencyHistogram();
@@ -226,9 +245,14 @@ export class StreamConsumer {
   #nextLatencyAt = 0;
 
   constructor(options: StreamConsumerOptions) {
-    this.#opts = options;
+    // From here on `stream` is the partition's own stream (the base name when unpartitioned).
+    this.#keys = streamKeys(options.stream, options.partition);
+    this.#opts = { ...options, stream: this.#keys.stream };
     this.#log = options.logger ?? createLogger(`consumer ${options.consumerName}`);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+    this.redis = createClient(
+      { url: options.redisUrl, cluster: options.redisCluster },
+      { name: options.consumerName, logger: this.#log },
+    );
   }
 
   /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
@@ -367,7 +391,7 @@ export class StreamConsumer {
     let counts: number[];
     if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
     else {
-      const batch = buildBatch(entries, { ...o, deliveries });
+      const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
       if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
       counts = await applyBatch(this.redis, batch);
     }
@@ -380,7 +404,7 @@ export class StreamConsumer {
     s.rejected += rejected;
     s.skipped += skipped;
     s.batches++;
-    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${dlqKey(o.stream)}`);
+    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${this.#keys.dlq}`);
     for (const [id, flat] of entries) {
       if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
     }
@@ -400,6 +424,7 @@ export class StreamConsumer {
       const batch = buildBatch(prepared.entries, {
         ...o,
         deliveries,
+        keys: this.#keys,
         lastErrors: prepared.lastErrors,
       });
       if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));

@@ -16,6 +16,8 @@ export * from "./cli.ts";
 export * from "./redis.ts";
 export * from "./redis_server.ts";
 export * from "./postgres_server.ts";
+export * from "./redis_cluster.ts";
+export * from "./partitions.ts";
 export * from "./schema.ts";
 export * from "./lua_script.ts";
 export * from "./child_tool.ts";

@@ -11,6 +11,7 @@ import {
   type PaymentMessage,
   PostgresServer,
   type Redis,
+  type RedisClient,
   RedisServer,
   type RedisServerOptions,
   spawnConsumer as spawnConsumerProcess,
@@ -94,13 +95,13 @@ export function sumAmounts(payments: PaymentMessage[]): { cents: bigint; text: s
 }
 
 /** Every confirmation on a response stream, in order. */
-export async function confirmationsOf(redis: Redis, key: string) {
+export async function confirmationsOf(redis: RedisClient, key: string) {
   const entries = await redis.xrange(key, "-", "+");
   return entries.map(([, fields]) => parseConfirmation(fields));
 }
 
 /** How many entries are pending in a group (all consumers). */
-export async function pendingCount(redis: Redis, stream: string, group = "pix_consumers") {
+export async function pendingCount(redis: RedisClient, stream: string, group = "pix_consumers") {
   const summary = await redis.xpending(stream, group) as [number, ...unknown[]];
   return Number(summary[0]);
 }

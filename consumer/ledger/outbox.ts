@@ -13,7 +13,7 @@ import {
   type Logger,
   LuaScript,
   parseAmountCents,
-  type Redis,
+  type RedisClient as Redis,
   TRANSACTION_ID_PATTERN,
   uuidv7,
 } from "@fastpix/pix";

@@ -4,7 +4,7 @@
  * `deno task stats`; the monitor shows the same.
  * @module
  */
-import type { Sql } from "./postgres.ts";
+import { connectPostgres, type Sql } from "./postgres.ts";
 
 /** Everything `deno task stats` shows. */
 export interface LedgerStats {
@@ -111,4 +111,26 @@ export function formatLedgerStats(stats: LedgerStats): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * A reader of {@link LedgerStats} for a refreshing display (the monitor): it queries at most every
+ * `everyMs` and answers the last result in between; `undefined` while PostgreSQL does not answer.
+ */
+export function ledgerStatsReader(
+  dsn: string,
+  everyMs = 2000,
+): { read: () => Promise<LedgerStats | undefined>; close: () => Promise<void> } {
+  const sql = connectPostgres(dsn);
+  let last: LedgerStats | undefined;
+  let readAt = -Infinity;
+  return {
+    async read() {
+      if (Date.now() - readAt < everyMs) return last;
+      readAt = Date.now();
+      last = await readLedgerStats(sql).catch(() => undefined);
+      return last;
+    },
+    close: () => sql.end({ timeout: 1 }),
+  };
 }

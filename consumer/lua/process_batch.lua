@@ -14,6 +14,8 @@
   KEYS[4]  total_amount            (decimal, 2 places, derived from KEYS[5])
   KEYS[5]  total_amount_cents      (integer, source of truth)
   KEYS[6+] confirmation streams; entries refer to them by position (1 = KEYS[6], 0 = none)
+  KEYS[..] then, partitioned layout only, the idempotency marks of the 'ok' entries: not read
+           here (marks are ARGV[2] .. tx) but declared so Redis Cluster checks them up front
 
   ARGV[1]  consumer group
   ARGV[2]  idempotency mark prefix
@@ -27,6 +29,12 @@
            'gone'   id '' '' 0 '' '' '' ''        (entry deleted from the stream: ack only)
 
   Returns { confirmed, duplicates, rejected, skipped, total_amount_cents }
+
+  Partitioned layout (PARTITIONS=P): every key above and the mark prefix carry the partition's
+  hash tag ({t}), so all of them, and the marks built here from ARGV[2], hash to one slot and the
+  script runs on one Redis Cluster node. The marks are also declared in KEYS: Redis then refuses
+  the whole call up front (CROSSSLOT, TRYAGAIN during a slot migration) rather than failing
+  halfway through a batch whose XACKs already ran (scripts are not rolled back on error).
 ]]
 local group = ARGV[1]
 local mark_prefix = ARGV[2]
