@@ -15,14 +15,18 @@ import {
   groupOption,
   idleThresholdOption,
   intIn,
+  ledgerMaxBacklogOption,
   markTtlOption,
   maxAmountOption,
   maxDeliveriesOption,
   ownedPartitions,
   partitionsOfOption,
   partitionsOption,
+  postgresDsnOption,
+  redactUrl,
   redisClusterOption,
   redisUrlOption,
+  resolveMaxDeliveries,
   responseMaxlenOption,
   responsePrefixOption,
   runCommand,
@@ -30,9 +34,13 @@ import {
   stopOnSignals,
   streamMaxlenOption,
   streamOption,
+  UserError,
 } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
+import { combineHooks } from "./batch_hooks.ts";
+import { retryHooks } from "./retries.ts";
+import { Ledger } from "./ledger/mod.ts";
 
 const program = new Command("consume")
   .description("Consume PIX payments from the stream: validate, confirm, count, acknowledge.")
@@ -57,10 +65,31 @@ const program = new Command("consume")
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
   .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
   .addOption(settleMsOption())
+  .addOption(postgresDsnOption())
+  .addOption(ledgerMaxBacklogOption())
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
     const owned = ownedPartitions(opts.partitions, opts.partitionsOf);
+    const maxDeliveries = resolveMaxDeliveries(
+      opts.maxDeliveries,
+      program.getOptionValueSource("maxDeliveries"),
+    );
+    if (opts.postgresDsn && (opts.partitions > 0 || opts.redisCluster)) {
+      throw new UserError(
+        "The PostgreSQL ledger works with the single-stream layout only: unset POSTGRES_DSN, or REDIS_CLUSTER and PARTITIONS",
+      );
+    }
+    const ledger = opts.postgresDsn
+      ? await Ledger.open({
+        dsn: opts.postgresDsn,
+        redisUrl: opts.redisUrl,
+        stream: opts.stream,
+        consumerName: opts.consumerName,
+        maxBacklog: opts.ledgerMaxBacklog,
+        claimIdleMs: opts.idleThresholdMs,
+      })
+      : undefined;
     const pool = new ConsumerPool(
       {
         redisUrl: opts.redisUrl,
@@ -70,7 +99,7 @@ const program = new Command("consume")
         consumerName: opts.consumerName,
         responsePrefix: opts.responsePrefix,
         idleThresholdMs: opts.idleThresholdMs,
-        maxDeliveries: opts.maxDeliveries,
+        maxDeliveries,
         streamMaxlen: opts.streamMaxlen,
         responseMaxlen: opts.responseMaxlen,
         batchSize: opts.batchSize,
@@ -78,19 +107,28 @@ const program = new Command("consume")
         markTtlSeconds: opts.markTtl,
         settleMs: opts.settleMs,
         limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+        hooks: combineHooks(retryHooks(), ledger?.hooks),
       },
       opts.concurrency,
       { count: opts.partitions, owned },
     );
-    const removeSignals = stopOnSignals(() => pool.stop(), log);
+    const removeSignals = stopOnSignals(() => {
+      ledger?.hooks.release();
+      pool.stop();
+    }, log);
     const what = opts.partitions === 0
       ? opts.stream
       : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
     log.info(
       `consuming ${what} as ${opts.group}/${opts.consumerName} on ${describeTarget(target)}` +
-        ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})`,
+        ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})` +
+        (opts.postgresDsn ? `, ledger ${redactUrl(opts.postgresDsn)}` : ""),
     );
     const s = await pool.run();
+    if (ledger) {
+      const w = await ledger.close();
+      log.info(`ledger: ${w.batches} batches written in ${w.flushes} transactions`);
+    }
     log.info(
       `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,

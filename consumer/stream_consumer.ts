@@ -30,6 +30,7 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import { safeTrimId } from "./trim.ts";
+import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 
 const processBatchScript = LuaScript.fromFile(
   "process_batch",
@@ -70,6 +71,8 @@ export interface StreamConsumerOptions {
   settleMs?: number;
   /** Watchdog: reconnect when a command has no reply for this long (default `blockMs` + 15 s). */
   commandTimeoutMs?: number;
+  /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
+  hooks?: BatchHooks;
   limits: ValidationLimits;
   logger?: Logger;
 }
@@ -145,6 +148,8 @@ export type BatchContext =
     nowMs?: number;
     /** The partition's keys; default: the single-stream keys of `stream`. */
     keys?: StreamKeys;
+    /** Last processing errors by entry id, added to the reason of entries past the limit. */
+    lastErrors?: Map<string, string>;
   };
 
 /** KEYS and ARGV of one `process_batch` call. */
@@ -193,7 +198,8 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     const rejection = !result.ok ? result.rejection : count > ctx.maxDeliveries
       ? {
         code: ErrorCode.MAX_DELIVERIES_EXCEEDED,
-        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}`,
+        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}` +
+          (ctx.lastErrors?.has(id) ? `; last error: ${ctx.lastErrors.get(id)}` : ""),
       }
       : undefined;
     if (result.ok && rejection === undefined) {
@@ -395,9 +401,14 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
-    if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
-    const [confirmed, duplicates, rejected, skipped] = await applyBatch(this.redis, batch);
+    let counts: number[];
+    if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
+    else {
+      const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      counts = await applyBatch(this.redis, batch);
+    }
+    const [confirmed, duplicates, rejected, skipped] = counts;
     const doneMs = Date.now();
     const s = this.stats;
     s.read += entries.length;
@@ -409,6 +420,37 @@ export class StreamConsumer {
     if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${this.#keys.dlq}`);
     for (const [id, flat] of entries) {
       if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
+    }
+  }
+
+  /** A batch through {@link BatchHooks}: prepare (may hold entries back), apply, then report. */
+  async #applyHooked(
+    entries: RawEntry[],
+    deliveries: Map<string, number> | undefined,
+    hooks: BatchHooks,
+  ): Promise<number[]> {
+    const o = this.#opts;
+    const info: BatchInfo = { ...o, deliveries, startedMs: Date.now() };
+    try {
+      const prepared = hooks.prepare ? await hooks.prepare(this.redis, entries, info) : { entries };
+      if (prepared.entries.length === 0) return [0, 0, 0, 0, 0];
+      const batch = buildBatch(prepared.entries, {
+        ...o,
+        deliveries,
+        keys: this.#keys,
+        lastErrors: prepared.lastErrors,
+      });
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      const counts = hooks.apply
+        ? await hooks.apply(this.redis, batch, info)
+        : await applyBatch(this.redis, batch);
+      await hooks.applied?.(this.redis, prepared.entries, info).catch((error) =>
+        this.#log.warn(`after-batch hook failed: ${errorMessage(error)}`)
+      );
+      return counts;
+    } catch (error) {
+      await hooks.failed?.(this.redis, entries, info, error).catch(() => {});
+      throw error;
     }
   }
 

@@ -10,6 +10,7 @@ import {
   idleThresholdOption,
   intIn,
   type Logger,
+  postgresDsnOption,
   redisUrlOption,
   responsePrefixOption,
   runCommand,
@@ -17,6 +18,7 @@ import {
   UserError,
 } from "@fastpix/pix";
 import { snapshot, SnapshotState } from "./snapshot.ts";
+import { ledgerStatsReader } from "@fastpix/consumer";
 import { renderPlain } from "./render.ts";
 import { runTui } from "./tui.ts";
 
@@ -62,10 +64,14 @@ const program = new Command("monitor")
     new Option("--scan-count <n>", "keys examined per SCAN step (one step per refresh)")
       .default(5000).argParser(intIn(10, 1_000_000)),
   )
+  .addOption(postgresDsnOption())
   .option("--once", "print one plain snapshot and exit", false)
   .option("--json", "print one snapshot as JSON and exit", false)
   .action(async (opts) => {
+    // With a ledger, its statistics are one more panel (read every 2 s at most).
+    const ledger = opts.postgresDsn ? ledgerStatsReader(opts.postgresDsn) : undefined;
     const read = {
+      ledger: ledger?.read,
       redisUrl: opts.redisUrl,
       stream: opts.stream,
       group: opts.group,
@@ -106,6 +112,7 @@ const program = new Command("monitor")
       }
     }
     redis.disconnect();
+    await ledger?.close();
     if (opts.json) {
       console.log(JSON.stringify(
         { ...snap, processingRate: { perSecond: rate, windowMs: opts.interval } },

@@ -5,6 +5,7 @@
  */
 import type { Snapshot } from "./snapshot.ts";
 import { brl, bytes, duration, int, ms } from "./format.ts";
+import { ledgerPanel } from "./ledger_panel.ts";
 
 /** Cell alignment. */
 export type Align = "left" | "right";
@@ -17,7 +18,7 @@ export interface Row {
 
 /** A titled table. The first column is the flexible one (shortened in the middle when narrow). */
 export interface Panel {
-  id: "processor" | "stream" | "groups" | "responses" | "dlq" | "latency" | "lists";
+  id: "processor" | "stream" | "groups" | "responses" | "dlq" | "latency" | "lists" | "ledger";
   /** Header cells; the first one is the panel's title. */
   head: string[];
   align: Align[];
@@ -207,6 +208,11 @@ export function buildPanels(snapshot: Snapshot, ctx: PanelContext): {
       dlqPanel(snapshot),
       listsPanel(snapshot),
     ],
-    right: [groupsPanel(snapshot), responsesPanel(snapshot), latencyPanel(snapshot)],
+    right: [
+      groupsPanel(snapshot),
+      responsesPanel(snapshot),
+      latencyPanel(snapshot),
+      ...(snapshot.ledger ? [ledgerPanel(snapshot.ledger)] : []),
+    ],
   };
 }

@@ -20,6 +20,7 @@ import {
   TOTAL_AMOUNT_KEY,
 } from "@fastpix/pix";
 import { KeyScanner } from "./key_scanner.ts";
+import type { LedgerStats } from "@fastpix/consumer";
 
 /** Prefix of the list designs' queues (issue 3): `source_list_<i>`. */
 export const SOURCE_LIST_PREFIX = "source_list_";
@@ -134,6 +135,8 @@ export interface Snapshot {
   /** Round trips this snapshot took (1 unless the set of groups changed or a scan was completed). */
   rounds: number;
   durationMs: number;
+  /** The PostgreSQL ledger's statistics, when the monitor reads a ledger and it answered. */
+  ledger?: LedgerStats;
 }
 
 /** Options of {@link snapshot}. */
@@ -152,6 +155,8 @@ export interface SnapshotOptions {
   dlqSample?: number;
   /** Give up and report Redis as unavailable after this long. Default 2000 ms. */
   timeoutMs?: number;
+  /** Reads the PostgreSQL ledger's statistics (`undefined`: unavailable); absent: no ledger. */
+  ledger?: () => Promise<LedgerStats | undefined>;
 }
 
 /** What one refresh remembers for the next: discovered keys and the groups seen. */
@@ -374,6 +379,7 @@ export async function snapshot(redis: Redis, options: SnapshotOptions): Promise<
         );
       }),
     ]);
+    if (options.ledger) snap.ledger = await options.ledger().catch(() => undefined);
     snap.durationMs = performance.now() - started;
     return snap;
   } catch (error) {

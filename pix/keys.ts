@@ -73,6 +73,27 @@ export function sourceListKey(index: number): string {
   return `source_list_${index}`;
 }
 
+/**
+ * Last processing error of entries that failed and wait to be retried: a hash, stream id → message.
+ * Written when processing fails, read when the entry is dead-lettered, cleared once it is applied.
+ */
+export function lastErrorKey(stream: string): string {
+  return `pix:last_error:${stream}`;
+}
+
+/**
+ * The ledger's outbox for a payment stream: one entry per applied batch (its rows for PostgreSQL),
+ * written atomically with the batch and removed once PostgreSQL has them.
+ */
+export function ledgerOutboxKey(stream: string): string {
+  return `pix:ledger:outbox:${stream}`;
+}
+
+/** Ledger rows waiting in the outbox for PostgreSQL (string int). */
+export function ledgerBacklogKey(stream: string): string {
+  return `pix:ledger:backlog:${stream}`;
+}
+
 /** Reliable list design: hash of live consumers, `<consumer>` → the source list it takes from. */
 export const LIST_CONSUMERS_KEY = "pix:list_consumers";
 

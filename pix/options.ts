@@ -8,6 +8,7 @@
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN } from "./validation.ts";
 import { parseAmountCents } from "./money.ts";
+import { UserError } from "./errors.ts";
 import { MAX_PARTITIONS, parseShare } from "./partitions.ts";
 import { parseHostPort } from "./redis.ts";
 
@@ -103,10 +104,37 @@ export const idleThresholdOption = () =>
   new Option("--idle-threshold-ms <ms>", "idle time before another consumer reclaims an entry")
     .env("IDLE_THRESHOLD_MS").default(5000).argParser(intIn(1, 86_400_000));
 
-/** `--max-deliveries` / `MAX_DELIVERIES`. */
+/** `--max-deliveries` / `MAX_DELIVERIES` (alias `MAX_RETRIES`: see {@link resolveMaxDeliveries}). */
 export const maxDeliveriesOption = () =>
-  new Option("--max-deliveries <n>", "deliveries before an entry is dead-lettered")
+  new Option(
+    "--max-deliveries <n>",
+    "deliveries (processing attempts) before an entry is dead-lettered (env MAX_RETRIES too)",
+  )
     .env("MAX_DELIVERIES").default(5).argParser(intIn(1, 1000));
+
+/**
+ * `MAX_RETRIES` is the seed's name for `MAX_DELIVERIES`, with the same meaning: how many times an
+ * entry is delivered (processed) before its next delivery dead-letters it. It applies when neither
+ * the flag nor `MAX_DELIVERIES` is given; given together, they must agree. `source` is commander's
+ * value source of `--max-deliveries` (`"default"`, `"env"`, `"cli"`).
+ */
+export function resolveMaxDeliveries(value: number, source: string | undefined): number {
+  const retries = Deno.env.get("MAX_RETRIES");
+  if (retries === undefined || retries === "") return value;
+  let parsed: number;
+  try {
+    parsed = intIn(1, 1000)(retries);
+  } catch (error) {
+    throw new UserError(`MAX_RETRIES: ${(error as Error).message}`);
+  }
+  if (source === "default" || source === undefined) return parsed;
+  if (parsed !== value) {
+    throw new UserError(
+      `MAX_RETRIES=${parsed} disagrees with --max-deliveries/MAX_DELIVERIES=${value}: they are the same limit, set one`,
+    );
+  }
+  return value;
+}
 
 /** `--stream-maxlen` / `STREAM_MAXLEN`. */
 export const streamMaxlenOption = () =>
@@ -125,6 +153,35 @@ export const responseMaxlenOption = () =>
 export const maxAmountOption = () =>
   new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
     .default(100_000_000, "1000000.00").argParser(parseAmountOption);
+
+/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
+export function parsePostgresDsn(text: string): string {
+  if (text === "") return text; // set but empty: no ledger
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError(
+      "Expected a URL such as postgres://user@localhost:5432/fastpix.",
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new InvalidArgumentError("Expected a postgres:// or postgresql:// URL.");
+  }
+  return text;
+}
+
+/** `--postgres-dsn` / `POSTGRES_DSN` (unset: ledger off). */
+export const postgresDsnOption = () =>
+  new Option("--postgres-dsn <dsn>", "PostgreSQL ledger (unset: no ledger)").env("POSTGRES_DSN")
+    .argParser(parsePostgresDsn);
+
+/** `--ledger-max-backlog` / `LEDGER_MAX_BACKLOG`. */
+export const ledgerMaxBacklogOption = () =>
+  new Option(
+    "--ledger-max-backlog <rows>",
+    "ledger rows that may wait in Redis for PostgreSQL before consumers pause",
+  ).env("LEDGER_MAX_BACKLOG").default(200_000).argParser(intIn(1, 100_000_000));
 
 /** `consumer_<host>_<pid>`, the original's naming. */
 export function defaultConsumerName(): string {

@@ -4,6 +4,7 @@
  * @module
  */
 import { parseAmountCents } from "./money.ts";
+import { checkPixKey, type PixKeyType } from "./pix_keys.ts";
 
 /** Stable numeric error codes. Documented in the README; never renumber. */
 export const ErrorCode = {
@@ -20,6 +21,19 @@ export const ErrorCode = {
   TIMESTAMP_IN_FUTURE: 1303,
   FIELD_TOO_LARGE: 1401,
   TOO_MANY_FIELDS: 1402,
+  PAYER_KEY_UNKNOWN_TYPE: 1501,
+  PAYER_KEY_CPF: 1502,
+  PAYER_KEY_CNPJ: 1503,
+  PAYER_KEY_EMAIL: 1504,
+  PAYER_KEY_PHONE: 1505,
+  PAYER_KEY_EVP: 1506,
+  PAYEE_KEY_UNKNOWN_TYPE: 1511,
+  PAYEE_KEY_CPF: 1512,
+  PAYEE_KEY_CNPJ: 1513,
+  PAYEE_KEY_EMAIL: 1514,
+  PAYEE_KEY_PHONE: 1515,
+  PAYEE_KEY_EVP: 1516,
+  PAYER_NAME_TOO_SHORT: 1601,
   PAYLOAD_MALFORMED: 1403,
   MAX_DELIVERIES_EXCEEDED: 2001,
   // The HTTP gateway's own refusals (the request, not the payment, is at fault).
@@ -70,14 +84,20 @@ export interface ValidationLimits {
   maxFieldLength: number;
   /** Most fields a message may carry. */
   maxFields: number;
+  /** Fewest characters (after trimming) of `payer_name`, when present (default 2). */
+  minPayerNameLength?: number;
 }
 
-/** Default limits: 1,000,000.00 BRL, one day of clock skew, 1 KiB per field, 32 fields. */
+/**
+ * Default limits: 1,000,000.00 BRL, one day of clock skew, 1 KiB per field, 32 fields, payer names
+ * of at least 2 characters.
+ */
 export const DEFAULT_LIMITS: ValidationLimits = {
   maxAmountCents: 100_000_000,
   maxFutureSkewMs: 24 * 3600 * 1000,
   maxFieldLength: 1024,
   maxFields: 32,
+  minPayerNameLength: 2,
 };
 
 /** `backend_id` becomes part of a key name, so it is kept to a safe alphabet. */
@@ -132,6 +152,25 @@ export interface PaymentRule {
 
 const show = (value: string) =>
   JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+
+/**
+ * Six rules for an optional PIX key field, one per code: `base + 1` no PIX key has this shape, then
+ * `base + 2..6` the CPF, CNPJ, e-mail, phone or random key it looks like is not valid.
+ */
+function pixKeyRules(field: "payer_key" | "payee_key", base: 1500 | 1510): PaymentRule[] {
+  const types: (PixKeyType | undefined)[] = [undefined, "cpf", "cnpj", "email", "phone", "evp"];
+  return types.map((type, i) => ({
+    code: (base + 1 + i) as ErrorCodeValue,
+    fails: (f) => {
+      const key = f[field];
+      if (key === undefined) return undefined;
+      const check = checkPixKey(key);
+      return check.type === type && check.problem !== undefined
+        ? `Cannot accept ${field} ${show(key)}: ${check.problem}`
+        : undefined;
+    },
+  }));
+}
 
 /** The rules, in the order they are checked. */
 export const PAYMENT_RULES: readonly PaymentRule[] = [
@@ -225,6 +264,20 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
       parseTimestamp(f.timestamp)! > nowMs + limits.maxFutureSkewMs
         ? `Timestamp ${show(f.timestamp)} is too far in the future`
         : undefined,
+  },
+  ...pixKeyRules("payer_key", 1500),
+  ...pixKeyRules("payee_key", 1510),
+  {
+    code: ErrorCode.PAYER_NAME_TOO_SHORT,
+    fails: (f, { limits }) => {
+      const name = f.payer_name;
+      if (name === undefined) return undefined;
+      const length = [...name.trim()].length;
+      const min = limits.minPayerNameLength ?? 2;
+      return length < min
+        ? `Payer name ${show(name)} has ${length} characters; at least ${min}`
+        : undefined;
+    },
   },
 ];
 

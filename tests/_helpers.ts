@@ -9,6 +9,7 @@ import {
   parseAmountCents,
   parseConfirmation,
   type PaymentMessage,
+  PostgresServer,
   type Redis,
   type RedisClient,
   RedisServer,
@@ -16,15 +17,27 @@ import {
   spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
+import {
+  CONSUMER_DEFAULTS,
+  type ConsumerStats,
+  type StreamConsumer,
+  type StreamConsumerOptions,
+} from "@fastpix/consumer";
 
-export { ChildTool, RedisServer };
+export { ChildTool, PostgresServer, RedisServer };
 
-/** Starts `deno task consume` as a child process, logging at info level (tests read its lines). */
+/**
+ * Starts `deno task consume` as a child process, logging at info level (tests read its lines).
+ * A developer's `POSTGRES_DSN` is never inherited: tests that want a ledger pass their own.
+ */
 export function spawnConsumer(
   redisUrl: string,
   options: { name: string; args?: string[]; env?: Record<string, string> },
 ): ChildTool {
-  return spawnConsumerProcess(redisUrl, { ...options, env: { LOG_LEVEL: "info", ...options.env } });
+  return spawnConsumerProcess(redisUrl, {
+    ...options,
+    env: { LOG_LEVEL: "info", POSTGRES_DSN: "", ...options.env },
+  });
 }
 
 /** Options for integration tests that hold servers and child processes. */
@@ -145,4 +158,49 @@ export class SilentableProxy {
       } catch { /* already closed */ }
     }
   }
+}
+
+/** Starts a private PostgreSQL cluster (initdb in a temp dir, free port) for one test file. */
+export function startPostgres(): Promise<PostgresServer> {
+  return PostgresServer.start();
+}
+
+/** Options of an in-process consumer for tests: short block and idle times, `overrides` last. */
+export function consumerOptions(
+  url: string,
+  overrides: Partial<StreamConsumerOptions> = {},
+): StreamConsumerOptions {
+  return {
+    ...CONSUMER_DEFAULTS,
+    redisUrl: url,
+    stream: "pix_payments",
+    group: "pix_consumers",
+    consumerName: "test_consumer",
+    responsePrefix: "backend_bacen_response_",
+    blockMs: 50,
+    ...overrides,
+  };
+}
+
+/** Runs an in-process consumer until `done` holds, then stops it gracefully; resolves to its stats. */
+export async function consumeUntil(
+  consumer: StreamConsumer,
+  done: () => Promise<boolean>,
+): Promise<ConsumerStats> {
+  const running = consumer.run();
+  try {
+    await waitFor("the consumer to finish", done);
+  } finally {
+    consumer.stop();
+  }
+  return await running;
+}
+
+/** XADDs one raw message (any fields, valid or not) onto `stream`; resolves to its id. */
+export async function addRaw(
+  redis: Redis,
+  fields: Record<string, string>,
+  stream = "pix_payments",
+): Promise<string> {
+  return (await redis.xadd(stream, "*", ...Object.entries(fields).flat()))!;
 }
