@@ -141,7 +141,7 @@ Deno.test(
       ...(i % 2 === 0 ? { transaction_id: `tx-${i}` } : {}),
       backend_id: String(1 + (i % 3)),
       amount: i % 3 === 0 ? 19.9 : i % 3 === 1 ? "12.3" : 7,
-      payee_key: `payee${i}@pix`,
+      payee_key: `payee${i}@example.com`,
     }));
     const answers = await Promise.all(bodies.map((b) => postPayment(s.base, b)));
     assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([202]));
@@ -171,7 +171,7 @@ Deno.test(
       ),
     );
     assert.equal(first.amount, "19.90");
-    assert.equal(first.payee_key, "payee0@pix");
+    assert.equal(first.payee_key, "payee0@example.com");
     assert.match(first.timestamp, /^\d{4}-\d{2}-\d{2}T/);
   },
 );
@@ -241,8 +241,18 @@ Deno.test(
     const json = { "content-type": "application/json" };
     const valid = JSON.stringify({ backend_id: "1", amount: "1.00" });
     const cases: [string, RequestInit & { path?: string }, number, number][] = [
-      ["text/plain", { body: valid, headers: { "content-type": "text/plain" } }, 415, 3002],
-      ["no content type", { body: new TextEncoder().encode(valid) }, 415, 3002],
+      [
+        "text/plain",
+        { body: valid, headers: { "content-type": "text/plain" } },
+        415,
+        ErrorCode.REQUEST_CONTENT_TYPE,
+      ],
+      [
+        "no content type",
+        { body: new TextEncoder().encode(valid) },
+        415,
+        ErrorCode.REQUEST_CONTENT_TYPE,
+      ],
       [
         "body over the cap",
         {
@@ -250,7 +260,7 @@ Deno.test(
           headers: json,
         },
         413,
-        3001,
+        ErrorCode.REQUEST_BODY_TOO_LARGE,
       ],
       [
         "streamed body over the cap",
@@ -265,13 +275,28 @@ Deno.test(
           headers: json,
         },
         413,
-        3001,
+        ErrorCode.REQUEST_BODY_TOO_LARGE,
       ],
-      ["bad JSON", { body: '{"backend_id": "1",', headers: json }, 400, 3003],
-      ["empty body", { body: "", headers: json }, 400, 3003],
-      ["JSON array", { body: "[]", headers: json }, 400, 3004],
-      ["object field", { body: '{"backend_id":"1","amount":{"v":1}}', headers: json }, 400, 3005],
-      ["null field", { body: '{"backend_id":"1","amount":null}', headers: json }, 400, 3005],
+      [
+        "bad JSON",
+        { body: '{"backend_id": "1",', headers: json },
+        400,
+        ErrorCode.REQUEST_JSON_INVALID,
+      ],
+      ["empty body", { body: "", headers: json }, 400, ErrorCode.REQUEST_JSON_INVALID],
+      ["JSON array", { body: "[]", headers: json }, 400, ErrorCode.REQUEST_NOT_AN_OBJECT],
+      [
+        "object field",
+        { body: '{"backend_id":"1","amount":{"v":1}}', headers: json },
+        400,
+        ErrorCode.REQUEST_FIELD_TYPE,
+      ],
+      [
+        "null field",
+        { body: '{"backend_id":"1","amount":null}', headers: json },
+        400,
+        ErrorCode.REQUEST_FIELD_TYPE,
+      ],
       [
         "float drift",
         { body: '{"backend_id":"1","amount":0.30000000000000004}', headers: json },
@@ -308,16 +333,21 @@ Deno.test(
         "unknown design",
         { body: valid, headers: json, path: "/pix/payments?design=kafka" },
         400,
-        3101,
+        ErrorCode.DESIGN_UNKNOWN,
       ],
       [
         "wait with basic",
         { body: valid, headers: json, path: "/pix/payments?design=basic&wait=true" },
         400,
-        3103,
+        ErrorCode.WAIT_UNSUPPORTED,
       ],
-      ["wrong method", { method: "GET", path: "/pix/payments" }, 405, 3302],
-      ["unknown route", { body: valid, headers: json, path: "/pix/payment" }, 404, 3301],
+      ["wrong method", { method: "GET", path: "/pix/payments" }, 405, ErrorCode.METHOD_NOT_ALLOWED],
+      [
+        "unknown route",
+        { body: valid, headers: json, path: "/pix/payment" },
+        404,
+        ErrorCode.NOT_FOUND,
+      ],
     ];
     for (const [name, init, status, code] of cases) {
       const response = await fetch(`${s.base}${init.path ?? "/pix/payments"}`, {
