@@ -391,3 +391,46 @@ Deno.test(
     redis.disconnect();
   },
 );
+
+Deno.test(
+  "a batch whose keys hold the wrong type is refused whole: nothing acknowledged, marked or counted",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "0", "MKSTREAM");
+    const payments = await sendPayments(redis, 40, { backendIds: ["1", "2"] });
+    const reply = await redis.xreadgroup(
+      "GROUP",
+      "pix_consumers",
+      "c1",
+      "STREAMS",
+      "pix_payments",
+      ">",
+    ) as [string, RawEntry[]][];
+    const batch = buildBatch(reply[0][1], consumerOptions(server.url));
+    // Someone wrote a plain string where backend 2's confirmation stream should be.
+    await redis.set("backend_bacen_response_2", "oops");
+    await assert.rejects(
+      applyBatch(redis, batch),
+      /WRONGTYPE backend_bacen_response_2 must be a stream/,
+    );
+    assert.equal(await pendingCount(redis, "pix_payments"), 40);
+    assert.equal(await redis.get("processed_count"), null);
+    assert.equal(await redis.exists("backend_bacen_response_1"), 0);
+    assert.equal((await redis.keys("pix:done:*")).length, 0);
+    // A counter that is not an integer is refused the same way.
+    await redis.del("backend_bacen_response_2");
+    await redis.set("total_amount_cents", "12.5");
+    await assert.rejects(
+      applyBatch(redis, batch),
+      /WRONGTYPE total_amount_cents must be an integer/,
+    );
+    assert.equal(await pendingCount(redis, "pix_payments"), 40);
+    // Once the keys are sound the same batch applies in full, exactly once.
+    await redis.del("total_amount_cents");
+    assert.deepEqual((await applyBatch(redis, batch)).slice(0, 4), [40, 0, 0, 0]);
+    assert.equal(await redis.get("total_amount"), sumAmounts(payments).text);
+    redis.disconnect();
+  },
+);
