@@ -6,39 +6,51 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import {
+  blockMsOption,
+  consumerBatchSizeOption,
+  consumerNameOption,
   createLogger,
   DEFAULT_LIMITS,
+  describeTarget,
   groupOption,
   idleThresholdOption,
   intIn,
+  ledgerMaxBacklogOption,
+  markTtlOption,
   maxAmountOption,
   maxDeliveriesOption,
-  parseName,
+  ownedPartitions,
+  partitionsOfOption,
+  partitionsOption,
+  postgresDsnOption,
   redactUrl,
+  redisClusterOption,
   redisUrlOption,
+  resolveMaxDeliveries,
   responseMaxlenOption,
   responsePrefixOption,
   runCommand,
+  settleMsOption,
+  stopOnSignals,
   streamMaxlenOption,
   streamOption,
+  UserError,
 } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
-
-/** `consumer_<host>_<pid>`, the original's naming. */
-export function defaultConsumerName(): string {
-  return `consumer_${Deno.hostname()}_${Deno.pid}`;
-}
+import { combineHooks } from "./batch_hooks.ts";
+import { retryHooks } from "./retries.ts";
+import { Ledger } from "./ledger/mod.ts";
 
 const program = new Command("consume")
   .description("Consume PIX payments from the stream: validate, confirm, count, acknowledge.")
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(partitionsOfOption())
   .addOption(groupOption())
-  .addOption(
-    new Option("--consumer-name <name>", "name in the group").env("CONSUMER_NAME")
-      .default(defaultConsumerName(), "consumer_<host>_<pid>").argParser(parseName),
-  )
+  .addOption(consumerNameOption())
   .addOption(responsePrefixOption())
   .addOption(idleThresholdOption())
   .addOption(maxDeliveriesOption())
@@ -49,70 +61,79 @@ const program = new Command("consume")
     new Option("--concurrency <n>", "consumer loops in this process").env("CONCURRENCY")
       .default(1).argParser(intIn(1, 64)),
   )
-  .addOption(
-    new Option("--batch-size <n>", "entries per XREADGROUP").env("CONSUMER_BATCH_SIZE")
-      .default(CONSUMER_DEFAULTS.batchSize).argParser(intIn(1, 10_000)),
-  )
-  .addOption(
-    new Option("--block-ms <ms>", "how long one read waits for new entries").env("BLOCK_MS")
-      .default(CONSUMER_DEFAULTS.blockMs).argParser(intIn(1, 60_000)),
-  )
-  .addOption(
-    new Option("--mark-ttl <seconds>", "how long a processed transaction id is remembered")
-      .env("IDEMPOTENCY_TTL_SECONDS").default(CONSUMER_DEFAULTS.markTtlSeconds)
-      .argParser(intIn(1, 10 * 365 * 24 * 3600)),
-  )
-  .addOption(
-    new Option("--settle-ms <ms>", "simulated settlement time per batch (0: none)").env("SETTLE_MS")
-      .default(0).argParser(intIn(0, 60_000)),
-  )
+  .addOption(consumerBatchSizeOption(CONSUMER_DEFAULTS.batchSize))
+  .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
+  .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
+  .addOption(settleMsOption())
+  .addOption(postgresDsnOption())
+  .addOption(ledgerMaxBacklogOption())
   .action(async (opts) => {
     const log = createLogger("consume");
-    const pool = new ConsumerPool({
-      redisUrl: opts.redisUrl,
-      stream: opts.stream,
-      group: opts.group,
-      consumerName: opts.consumerName,
-      responsePrefix: opts.responsePrefix,
-      idleThresholdMs: opts.idleThresholdMs,
-      maxDeliveries: opts.maxDeliveries,
-      streamMaxlen: opts.streamMaxlen,
-      responseMaxlen: opts.responseMaxlen,
-      batchSize: opts.batchSize,
-      blockMs: opts.blockMs,
-      markTtlSeconds: opts.markTtl,
-      settleMs: opts.settleMs,
-      limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
-    }, opts.concurrency);
-    // Ctrl+C under `deno task` arrives twice (the terminal signals the whole process group and
-    // deno task forwards it), so only a signal well after the first one means "exit now".
-    let firstSignalAt = 0;
-    const onSignal = () => {
-      const now = Date.now();
-      if (firstSignalAt > 0 && now - firstSignalAt < 500) return;
-      if (firstSignalAt > 0) {
-        log.warn("second signal: exiting now");
-        Deno.exit(130);
-      }
-      firstSignalAt = now;
-      log.info("stopping: finishing the batch in hand (signal again to exit now)");
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    const owned = ownedPartitions(opts.partitions, opts.partitionsOf);
+    const maxDeliveries = resolveMaxDeliveries(
+      opts.maxDeliveries,
+      program.getOptionValueSource("maxDeliveries"),
+    );
+    if (opts.postgresDsn && (opts.partitions > 0 || opts.redisCluster)) {
+      throw new UserError(
+        "The PostgreSQL ledger works with the single-stream layout only: unset POSTGRES_DSN, or REDIS_CLUSTER and PARTITIONS",
+      );
+    }
+    const ledger = opts.postgresDsn
+      ? await Ledger.open({
+        dsn: opts.postgresDsn,
+        redisUrl: opts.redisUrl,
+        stream: opts.stream,
+        consumerName: opts.consumerName,
+        maxBacklog: opts.ledgerMaxBacklog,
+        claimIdleMs: opts.idleThresholdMs,
+      })
+      : undefined;
+    const pool = new ConsumerPool(
+      {
+        redisUrl: opts.redisUrl,
+        redisCluster: opts.redisCluster,
+        stream: opts.stream,
+        group: opts.group,
+        consumerName: opts.consumerName,
+        responsePrefix: opts.responsePrefix,
+        idleThresholdMs: opts.idleThresholdMs,
+        maxDeliveries,
+        streamMaxlen: opts.streamMaxlen,
+        responseMaxlen: opts.responseMaxlen,
+        batchSize: opts.batchSize,
+        blockMs: opts.blockMs,
+        markTtlSeconds: opts.markTtl,
+        settleMs: opts.settleMs,
+        limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+        hooks: combineHooks(retryHooks(), ledger?.hooks),
+      },
+      opts.concurrency,
+      { count: opts.partitions, owned },
+    );
+    const removeSignals = stopOnSignals(() => {
+      ledger?.hooks.release();
       pool.stop();
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
+    }, log);
+    const what = opts.partitions === 0
+      ? opts.stream
+      : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
     log.info(
-      `consuming ${opts.stream} as ${opts.group}/${opts.consumerName} on ${
-        redactUrl(opts.redisUrl)
-      }` +
-        ` (${opts.concurrency} loop${opts.concurrency > 1 ? "s" : ""})`,
+      `consuming ${what} as ${opts.group}/${opts.consumerName} on ${describeTarget(target)}` +
+        ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})` +
+        (opts.postgresDsn ? `, ledger ${redactUrl(opts.postgresDsn)}` : ""),
     );
     const s = await pool.run();
+    if (ledger) {
+      const w = await ledger.close();
+      log.info(`ledger: ${w.batches} batches written in ${w.flushes} transactions`);
+    }
     log.info(
       `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,
     );
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    removeSignals();
   });
 
 if (import.meta.main) await runCommand(program);

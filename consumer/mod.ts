@@ -5,3 +5,8 @@
 export * from "./stream_consumer.ts";
 export * from "./consumer_pool.ts";
 export { compareIds, safeTrimId } from "./trim.ts";
+export * from "./batch_hooks.ts";
+export * from "./retries.ts";
+export * from "./ledger/mod.ts";
+export * from "./dlq.ts";
+export * from "./basic_consumer.ts";

@@ -7,31 +7,30 @@
  */
 import {
   BACKEND_ID_PATTERN,
+  createClient,
   createLatencyHistogram,
   createLogger,
-  createRedis,
   DEFAULT_LIMITS,
-  dlqKey,
-  DONE_MARK_PREFIX,
   ErrorCode,
   errorMessage,
   fieldsToRecord,
   formatCents,
+  isCommandTimeout,
   LATENCY_KEY,
   type Logger,
   LuaScript,
-  PROCESSED_COUNT_KEY,
   reconnectDelayMs,
   recordMs,
-  type Redis,
+  type RedisClient,
   responseStreamKey,
+  type StreamKeys,
+  streamKeys,
   summarize,
-  TOTAL_AMOUNT_CENTS_KEY,
-  TOTAL_AMOUNT_KEY,
   validatePayment,
   type ValidationLimits,
 } from "@fastpix/pix";
 import { safeTrimId } from "./trim.ts";
+import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 
 const processBatchScript = LuaScript.fromFile(
   "process_batch",
@@ -42,7 +41,15 @@ const processBatchScript = LuaScript.fromFile(
 /** Settings of one consumer loop; the command fills them from flags and env vars. */
 export interface StreamConsumerOptions {
   redisUrl: string;
+  /** `REDIS_CLUSTER` seed nodes: when set, a Redis Cluster client instead of `redisUrl`. */
+  redisCluster?: readonly string[];
+  /** Base payment stream (`REDIS_STREAM`). */
   stream: string;
+  /**
+   * Hash tag of the partition this loop consumes (`partitionTags` in `@fastpix/pix`): it then reads
+   * `<stream>:{tag}` and uses that partition's keys. Unset: the single-stream layout.
+   */
+  partition?: string;
   group: string;
   consumerName: string;
   responsePrefix: string;
@@ -62,6 +69,10 @@ export interface StreamConsumerOptions {
   markTtlSeconds: number;
   /** Simulated settlement work per batch, in ms, between validation and the atomic apply. */
   settleMs?: number;
+  /** Watchdog: reconnect when a command has no reply for this long (default `blockMs` + 15 s). */
+  commandTimeoutMs?: number;
+  /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
+  hooks?: BatchHooks;
   limits: ValidationLimits;
   logger?: Logger;
 }
@@ -93,6 +104,20 @@ export interface ConsumerStats {
   batches: number;
 }
 
+/** Stats with every count at zero. */
+export function emptyStats(): ConsumerStats {
+  return {
+    read: 0,
+    confirmed: 0,
+    duplicates: 0,
+    rejected: 0,
+    skipped: 0,
+    reclaimed: 0,
+    deleted: 0,
+    batches: 0,
+  };
+}
+
 /** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
 export type RawEntry = [id: string, fields: string[] | null];
 
@@ -118,7 +143,14 @@ export type BatchContext =
     | "markTtlSeconds"
     | "limits"
   >
-  & { deliveries?: Map<string, number>; nowMs?: number };
+  & {
+    deliveries?: Map<string, number>;
+    nowMs?: number;
+    /** The partition's keys; default: the single-stream keys of `stream`. */
+    keys?: StreamKeys;
+    /** Last processing errors by entry id, added to the reason of entries past the limit. */
+    lastErrors?: Map<string, string>;
+  };
 
 /** KEYS and ARGV of one `process_batch` call. */
 export interface Batch {
@@ -131,12 +163,16 @@ export interface Batch {
  * Entries delivered more than `maxDeliveries` times are rejected like invalid ones.
  */
 export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Batch {
+  const k = ctx.keys ?? streamKeys(ctx.stream);
   const respKeys: string[] = [];
+  // Partitioned: the marks the script will touch are declared too, so Redis Cluster vets every key
+  // before the script runs (one slot, served here, not mid-migration) instead of failing halfway.
+  const markKeys: string[] = [];
   const respIndex = new Map<string, number>();
   const indexOf = (backendId: string) => {
     let index = respIndex.get(backendId);
     if (index === undefined) {
-      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId));
+      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId, k.tag));
       index = respKeys.length;
       respIndex.set(backendId, index);
     }
@@ -145,7 +181,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
   const nowMs = ctx.nowMs ?? Date.now();
   const args: (string | number)[] = [
     ctx.group,
-    DONE_MARK_PREFIX,
+    k.markPrefix,
     ctx.markTtlSeconds,
     ctx.responseMaxlen,
     new Date(nowMs).toISOString(),
@@ -162,11 +198,13 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     const rejection = !result.ok ? result.rejection : count > ctx.maxDeliveries
       ? {
         code: ErrorCode.MAX_DELIVERIES_EXCEEDED,
-        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}`,
+        message: `Delivered ${count} times; the limit is ${ctx.maxDeliveries}` +
+          (ctx.lastErrors?.has(id) ? `; last error: ${ctx.lastErrors.get(id)}` : ""),
       }
       : undefined;
     if (result.ok && rejection === undefined) {
       const p = result.payment;
+      if (k.tag !== undefined) markKeys.push(k.markPrefix + p.transactionId);
       args.push("ok", id, p.transactionId, p.backendId, indexOf(p.backendId), p.amountCents, formatCents(p.amountCents), "", "");
     } else {
       // A rejected message may have a bad backend_id: it then gets no confirmation stream.
@@ -177,12 +215,13 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     } // deno-fmt-ignore
   }
   const keys = [
-    ctx.stream,
-    dlqKey(ctx.stream),
-    PROCESSED_COUNT_KEY,
-    TOTAL_AMOUNT_KEY,
-    TOTAL_AMOUNT_CENTS_KEY,
+    k.stream,
+    k.dlq,
+    k.processedCount,
+    k.totalAmount,
+    k.totalAmountCents,
     ...respKeys,
+    ...markKeys,
   ]; // deno-fmt-ignore
   return { keys, args };
 }
@@ -191,24 +230,16 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
  * Applies a batch atomically; resolves to `[confirmed, duplicates, rejected, skipped, totalCents]`.
  * Applying the same batch again changes nothing: its entries are no longer pending (skipped).
  */
-export async function applyBatch(redis: Redis, batch: Batch): Promise<number[]> {
+export async function applyBatch(redis: RedisClient, batch: Batch): Promise<number[]> {
   return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
 }
 
 /** One consumer of the group, on its own connection. */
 export class StreamConsumer {
-  readonly stats: ConsumerStats = {
-    read: 0,
-    confirmed: 0,
-    duplicates: 0,
-    rejected: 0,
-    skipped: 0,
-    reclaimed: 0,
-    deleted: 0,
-    batches: 0,
-  };
-  readonly redis: Redis;
+  readonly stats: ConsumerStats = emptyStats();
+  readonly redis: RedisClient;
   #opts: StreamConsumerOptions;
+  #keys: StreamKeys;
   #log: Logger;
   #stopping = false;
   #latency = createLatencyHistogram();
@@ -217,9 +248,19 @@ export class StreamConsumer {
   #nextLatencyAt = 0;
 
   constructor(options: StreamConsumerOptions) {
-    this.#opts = options;
+    // From here on `stream` is the partition's own stream (the base name when unpartitioned).
+    this.#keys = streamKeys(options.stream, options.partition);
+    this.#opts = { ...options, stream: this.#keys.stream };
     this.#log = options.logger ?? createLogger(`consumer ${options.consumerName}`);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+    this.redis = createClient(
+      { url: options.redisUrl, cluster: options.redisCluster },
+      // No reply for this long (well past a blocking read's wait) means a silent socket: reconnect.
+      {
+        name: options.consumerName,
+        logger: this.#log,
+        commandTimeoutMs: options.commandTimeoutMs ?? options.blockMs + 15_000,
+      },
+    );
   }
 
   /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
@@ -250,7 +291,12 @@ export class StreamConsumer {
         cursor = await this.#readOnce(cursor);
         failures = 0;
       } catch (error) {
-        if (isNoGroup(error)) {
+        if (isCommandTimeout(error)) {
+          this.#log.warn(
+            "no reply from Redis in time; reconnecting (entries in hand stay pending)",
+          );
+          this.redis.disconnect(true);
+        } else if (isNoGroup(error)) {
           this.#log.warn(
             `group ${this.#opts.group} is missing (Redis lost it?); creating it again`,
           );
@@ -355,9 +401,14 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    const batch = buildBatch(entries, { ...o, deliveries });
-    if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
-    const [confirmed, duplicates, rejected, skipped] = await applyBatch(this.redis, batch);
+    let counts: number[];
+    if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
+    else {
+      const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      counts = await applyBatch(this.redis, batch);
+    }
+    const [confirmed, duplicates, rejected, skipped] = counts;
     const doneMs = Date.now();
     const s = this.stats;
     s.read += entries.length;
@@ -366,9 +417,40 @@ export class StreamConsumer {
     s.rejected += rejected;
     s.skipped += skipped;
     s.batches++;
-    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${dlqKey(o.stream)}`);
+    if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${this.#keys.dlq}`);
     for (const [id, flat] of entries) {
       if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
+    }
+  }
+
+  /** A batch through {@link BatchHooks}: prepare (may hold entries back), apply, then report. */
+  async #applyHooked(
+    entries: RawEntry[],
+    deliveries: Map<string, number> | undefined,
+    hooks: BatchHooks,
+  ): Promise<number[]> {
+    const o = this.#opts;
+    const info: BatchInfo = { ...o, deliveries, startedMs: Date.now() };
+    try {
+      const prepared = hooks.prepare ? await hooks.prepare(this.redis, entries, info) : { entries };
+      if (prepared.entries.length === 0) return [0, 0, 0, 0, 0];
+      const batch = buildBatch(prepared.entries, {
+        ...o,
+        deliveries,
+        keys: this.#keys,
+        lastErrors: prepared.lastErrors,
+      });
+      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      const counts = hooks.apply
+        ? await hooks.apply(this.redis, batch, info)
+        : await applyBatch(this.redis, batch);
+      await hooks.applied?.(this.redis, prepared.entries, info).catch((error) =>
+        this.#log.warn(`after-batch hook failed: ${errorMessage(error)}`)
+      );
+      return counts;
+    } catch (error) {
+      await hooks.failed?.(this.redis, entries, info, error).catch(() => {});
+      throw error;
     }
   }
 

@@ -3,7 +3,7 @@
  * group still needs (pending, or not yet delivered).
  * @module
  */
-import type { Redis } from "@fastpix/pix";
+import type { RedisClient } from "@fastpix/pix";
 
 /** Compares stream ids (`ms-seq`). */
 export function compareIds(a: string, b: string): number {
@@ -16,7 +16,7 @@ export function compareIds(a: string, b: string): number {
  * The smallest id some group still needs, to pass to `XTRIM MINID`; `undefined` when the stream
  * has no group (then nothing is ever trimmed: nobody has acknowledged anything).
  */
-export async function safeTrimId(redis: Redis, stream: string): Promise<string | undefined> {
+export async function safeTrimId(redis: RedisClient, stream: string): Promise<string | undefined> {
   const groups = await redis.xinfo("GROUPS", stream) as unknown[][];
   let safe: string | undefined;
   for (const raw of groups) {

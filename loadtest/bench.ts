@@ -11,13 +11,13 @@ import {
   RedisServer,
   spawnConsumer,
 } from "@fastpix/pix";
-import { inject, RANDOM_BACKEND_IDS, streamEnqueuer } from "@fastpix/simulators";
+import { inject, makePayment, RANDOM_BACKEND_IDS, streamEnqueuer } from "@fastpix/simulators";
 
 /** Settings of a benchmark run. */
 export interface BenchOptions {
   /** Use this Redis instead of starting a private one (its data is flushed only if private). */
   redisUrl?: string;
-  /** Payments in the max-speed run. */
+  /** Payments in the max-speed run (and in the backlog the consumer drains first). */
   payments: number;
   /** Payments sent first and not measured. */
   warmup: number;
@@ -41,7 +41,8 @@ export interface BenchRun {
   offeredRate: number | null;
   sendRate: number;
   endToEndRate: number;
-  latency: LatencySummary;
+  /** Absent for the backlog drain (no per-payment timing there). */
+  latency: LatencySummary | null;
   unanswered: number;
   duplicates: number;
   rejected: number;
@@ -55,13 +56,6 @@ export interface BenchResult {
   runs: BenchRun[];
 }
 
-async function redisVersion(url: string): Promise<string> {
-  const r = createRedis(url, { name: "bench" });
-  const info = await r.info("server");
-  r.disconnect();
-  return /redis_version:(\S+)/.exec(info)?.[1] ?? "?";
-}
-
 /** Runs the benchmark and resolves to its result. */
 export async function runBench(o: BenchOptions, onLine: (s: string) => void): Promise<BenchResult> {
   let server: RedisServer | undefined;
@@ -71,7 +65,19 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
     url = server.url;
   }
   let consumer: ChildTool | undefined;
+  const redis = createRedis(url, { name: "bench" });
   try {
+    // Backlog drain: the consumer alone, with no injector competing for the CPU.
+    onLine(`backlog drain: enqueueing ${o.payments} payments with no consumer running`);
+    const enqueuer = streamEnqueuer("pix_payments");
+    for (let i = 0; i < o.payments; i += o.injectBatchSize) {
+      const n = Math.min(o.injectBatchSize, o.payments - i);
+      await enqueuer.enqueue(
+        redis,
+        Array.from({ length: n }, (_, j) => makePayment({ backendId: RANDOM_BACKEND_IDS[j % 4] })),
+      );
+    }
+    const before = Number(await redis.get("processed_count") ?? 0);
     consumer = spawnConsumer(url, {
       name: "bench_consumer",
       args: ["--concurrency", String(o.consumerLoops), "--batch-size", String(o.consumerBatchSize)],
@@ -87,6 +93,22 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
       awaitTimeoutMs: 30_000,
     };
     const runs: BenchRun[] = [];
+    const drainStart = performance.now();
+    while (Number(await redis.get("processed_count") ?? 0) - before < o.payments) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const drainRate = Math.round(o.payments / ((performance.now() - drainStart) / 1000));
+    runs.push({
+      name: "backlog drain",
+      payments: o.payments,
+      offeredRate: null,
+      sendRate: 0,
+      endToEndRate: drainRate,
+      latency: null,
+      unanswered: 0,
+      duplicates: 0,
+      rejected: 0,
+    });
     const measure = async (
       name: string,
       extra: Parameters<typeof inject>[0] extends infer T ? Partial<T> : never,
@@ -98,7 +120,7 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
         offeredRate: r.offeredRate,
         sendRate: Math.round(r.sendRate),
         endToEndRate: Math.round(r.endToEndRate),
-        latency: r.latency!,
+        latency: r.latency,
         unanswered: r.unanswered,
         duplicates: r.duplicates,
         rejected: r.rejected,
@@ -136,12 +158,13 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
         cpus: navigator.hardwareConcurrency,
         os: `${Deno.build.os} ${Deno.build.arch}`,
         deno: Deno.version.deno,
-        redis: await redisVersion(url),
+        redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
       },
       options: o,
       runs,
     };
   } finally {
+    redis.disconnect();
     consumer?.kill("SIGTERM");
     await consumer?.finished();
     await server?.stop();

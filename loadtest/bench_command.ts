@@ -7,6 +7,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseRedisUrl, runCommand } from "@fastpix/pix";
 import { runBench } from "./bench.ts";
+import { runClusterBench } from "./cluster_bench.ts";
 
 const program = new Command("bench")
   .description("Measure end-to-end throughput (inject + consume + confirm + ack) and latency.")
@@ -58,7 +59,13 @@ const program = new Command("bench")
       .argParser(intIn(1, 10_000)),
   )
   .option("--json <path>", "where to write the JSON result")
+  .option(
+    "--cluster",
+    "compare one Redis with a private 3-master cluster at 1 and 3 partitions (drain and max speed)",
+    false,
+  )
   .action(async (opts) => {
+    if (opts.cluster) return await clusterBench(opts);
     const result = await runBench({
       redisUrl: opts.redisUrl,
       payments: opts.payments,
@@ -87,18 +94,17 @@ const program = new Command("bench")
       style: { head: [], border: [] },
     });
     for (const r of result.runs) {
+      const l = r.latency;
+      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) => v ?? "-");
       table.push([
         r.name,
         r.payments,
         r.offeredRate ?? "max",
-        r.sendRate,
+        r.sendRate || "-",
         r.endToEndRate,
-        r.latency.p50,
-        r.latency.p95,
-        r.latency.p99,
-        r.latency.max,
+        ...cells,
         r.unanswered,
-      ]); // deno-fmt-ignore
+      ]);
     }
     console.log(table.toString());
     const m = result.machine;
@@ -108,5 +114,49 @@ const program = new Command("bench")
     await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");
     console.log(`written ${path}`);
   });
+
+async function clusterBench(
+  opts: {
+    payments: number;
+    consumers: number;
+    consumerBatch: number;
+    batchSize: number;
+    threads: number;
+    json?: string;
+  },
+) {
+  const options = {
+    payments: opts.payments,
+    consumerLoops: opts.consumers,
+    consumerBatchSize: opts.consumerBatch,
+    injectBatchSize: opts.batchSize,
+    injectThreads: opts.threads,
+  };
+  const rows = await runClusterBench(options, (line) => console.error(line));
+  const table = new Table({
+    head: ["layout", "partitions", "shards", "consumer procs", "drain/s", "confirmed/s", "lost"],
+    style: { head: [], border: [] },
+  });
+  for (const r of rows) {
+    table.push([
+      r.layout,
+      r.partitions || "-",
+      r.shards,
+      `${r.consumerProcesses} x ${opts.consumers} loops`,
+      r.drainRate,
+      r.endToEndRate,
+      r.unanswered,
+    ]);
+  }
+  console.log(table.toString());
+  console.log(
+    `machine: ${navigator.hardwareConcurrency} CPUs shared by every node, consumer and the injector`,
+  );
+  const at = new Date().toISOString();
+  const path = opts.json ?? `loadtest/results/bench-cluster-${at.replace(/[:.]/g, "-")}.json`;
+  await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${path}`).pathname, { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify({ at, options, rows }, null, 2) + "\n");
+  console.log(`written ${path}`);
+}
 
 if (import.meta.main) await runCommand(program);

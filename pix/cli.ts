@@ -4,7 +4,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { UserError } from "./errors.ts";
-import { errorMessage } from "./log.ts";
+import { errorMessage, type Logger } from "./log.ts";
 
 /** Exit code for errors the user can fix (bad input, unreachable server). */
 export const EXIT_USER_ERROR = 2;
@@ -24,4 +24,35 @@ export async function runCommand(program: Command<any, any, any>): Promise<void>
     if (Deno.env.get("LOG_LEVEL") === "debug") console.error(error);
     Deno.exit(1);
   }
+}
+
+/**
+ * Graceful stop on SIGINT/SIGTERM: the first signal calls `stop` (finish the batch in hand); a
+ * second one exits at once with 130. Ctrl+C under `deno task` arrives twice within milliseconds
+ * (the terminal signals the process group and deno task forwards it), so signals less than 500 ms
+ * apart count as one. Returns a function that removes the listeners.
+ */
+export function stopOnSignals(
+  stop: () => void,
+  log: Logger,
+  message = "stopping: finishing the batch in hand (signal again to exit now)",
+): () => void {
+  let firstSignalAt = 0;
+  const onSignal = () => {
+    const now = Date.now();
+    if (firstSignalAt > 0 && now - firstSignalAt < 500) return;
+    if (firstSignalAt > 0) {
+      log.warn("second signal: exiting now");
+      Deno.exit(130);
+    }
+    firstSignalAt = now;
+    log.info(message);
+    stop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  return () => {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  };
 }

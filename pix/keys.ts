@@ -19,12 +19,90 @@ export function dlqKey(stream: string): string {
   return `${stream}:dlq`;
 }
 
-/** The confirmation stream of one backend. */
-export function responseStreamKey(prefix: string, backendId: string): string {
-  return `${prefix}${backendId}`;
+/**
+ * The confirmation stream of one backend; with a partition `tag` (partitioned layout), that
+ * backend's confirmations from that partition: `<prefix><id>:{<tag>}`, in the partition's slot.
+ */
+export function responseStreamKey(prefix: string, backendId: string, tag?: string): string {
+  return tag === undefined ? `${prefix}${backendId}` : `${prefix}${backendId}:{${tag}}`;
+}
+
+/** The keys one batch of the stream consumer touches: a whole single stream, or one partition. */
+export interface StreamKeys {
+  /** Partition hash tag (see `partitions.ts`); undefined for the single-stream layout. */
+  tag?: string;
+  stream: string;
+  dlq: string;
+  processedCount: string;
+  totalAmount: string;
+  totalAmountCents: string;
+  /** Idempotency marks are `<markPrefix><transaction_id>`. */
+  markPrefix: string;
+}
+
+/**
+ * The keys of `stream`, or of its partition `tag`: every key gets `{<tag>}` so Redis Cluster keeps
+ * them in one slot (`pix_payments:{t}`, `pix_payments:{t}:dlq`, `processed_count:{t}`,
+ * `total_amount:{t}`, `total_amount_cents:{t}`, `pix:done:{t}:<transaction_id>`).
+ */
+export function streamKeys(stream: string, tag?: string): StreamKeys {
+  if (tag === undefined) {
+    return {
+      stream,
+      dlq: dlqKey(stream),
+      processedCount: PROCESSED_COUNT_KEY,
+      totalAmount: TOTAL_AMOUNT_KEY,
+      totalAmountCents: TOTAL_AMOUNT_CENTS_KEY,
+      markPrefix: DONE_MARK_PREFIX,
+    };
+  }
+  const t = `{${tag}}`;
+  return {
+    tag,
+    stream: `${stream}:${t}`,
+    dlq: dlqKey(`${stream}:${t}`),
+    processedCount: `${PROCESSED_COUNT_KEY}:${t}`,
+    totalAmount: `${TOTAL_AMOUNT_KEY}:${t}`,
+    totalAmountCents: `${TOTAL_AMOUNT_CENTS_KEY}:${t}`,
+    markPrefix: `${DONE_MARK_PREFIX}${t}:`,
+  };
 }
 
 /** The list designs' queue `i`. */
 export function sourceListKey(index: number): string {
   return `source_list_${index}`;
+}
+
+/**
+ * Last processing error of entries that failed and wait to be retried: a hash, stream id → message.
+ * Written when processing fails, read when the entry is dead-lettered, cleared once it is applied.
+ */
+export function lastErrorKey(stream: string): string {
+  return `pix:last_error:${stream}`;
+}
+
+/**
+ * The ledger's outbox for a payment stream: one entry per applied batch (its rows for PostgreSQL),
+ * written atomically with the batch and removed once PostgreSQL has them.
+ */
+export function ledgerOutboxKey(stream: string): string {
+  return `pix:ledger:outbox:${stream}`;
+}
+
+/** Ledger rows waiting in the outbox for PostgreSQL (string int). */
+export function ledgerBacklogKey(stream: string): string {
+  return `pix:ledger:backlog:${stream}`;
+}
+
+/** Reliable list design: hash of live consumers, `<consumer>` → the source list it takes from. */
+export const LIST_CONSUMERS_KEY = "pix:list_consumers";
+
+/** Reliable list design: the payments `consumer` has taken and not yet finished (list). */
+export function listProcessingKey(consumer: string): string {
+  return `pix:list_processing:${consumer}`;
+}
+
+/** Reliable list design: present while `consumer` is alive (string with a PX expiry). */
+export function listHeartbeatKey(consumer: string): string {
+  return `pix:list_heartbeat:${consumer}`;
 }

@@ -8,6 +8,9 @@
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN } from "./validation.ts";
 import { parseAmountCents } from "./money.ts";
+import { UserError } from "./errors.ts";
+import { MAX_PARTITIONS, parseShare } from "./partitions.ts";
+import { parseHostPort } from "./redis.ts";
 
 /** Parser for a whole number in `[min, max]`. */
 export function intIn(min: number, max: number): (text: string) => number {
@@ -115,10 +118,37 @@ export const idleThresholdOption = () =>
   new Option("--idle-threshold-ms <ms>", "idle time before another consumer reclaims an entry")
     .env("IDLE_THRESHOLD_MS").default(5000).argParser(intIn(1, 86_400_000));
 
-/** `--max-deliveries` / `MAX_DELIVERIES`. */
+/** `--max-deliveries` / `MAX_DELIVERIES` (alias `MAX_RETRIES`: see {@link resolveMaxDeliveries}). */
 export const maxDeliveriesOption = () =>
-  new Option("--max-deliveries <n>", "deliveries before an entry is dead-lettered")
+  new Option(
+    "--max-deliveries <n>",
+    "deliveries (processing attempts) before an entry is dead-lettered (env MAX_RETRIES too)",
+  )
     .env("MAX_DELIVERIES").default(5).argParser(intIn(1, 1000));
+
+/**
+ * `MAX_RETRIES` is the seed's name for `MAX_DELIVERIES`, with the same meaning: how many times an
+ * entry is delivered (processed) before its next delivery dead-letters it. It applies when neither
+ * the flag nor `MAX_DELIVERIES` is given; given together, they must agree. `source` is commander's
+ * value source of `--max-deliveries` (`"default"`, `"env"`, `"cli"`).
+ */
+export function resolveMaxDeliveries(value: number, source: string | undefined): number {
+  const retries = Deno.env.get("MAX_RETRIES");
+  if (retries === undefined || retries === "") return value;
+  let parsed: number;
+  try {
+    parsed = intIn(1, 1000)(retries);
+  } catch (error) {
+    throw new UserError(`MAX_RETRIES: ${(error as Error).message}`);
+  }
+  if (source === "default" || source === undefined) return parsed;
+  if (parsed !== value) {
+    throw new UserError(
+      `MAX_RETRIES=${parsed} disagrees with --max-deliveries/MAX_DELIVERIES=${value}: they are the same limit, set one`,
+    );
+  }
+  return value;
+}
 
 /** `--stream-maxlen` / `STREAM_MAXLEN`. */
 export const streamMaxlenOption = () =>
@@ -137,3 +167,105 @@ export const responseMaxlenOption = () =>
 export const maxAmountOption = () =>
   new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
     .default(100_000_000, "1000000.00").argParser(parseAmountOption);
+
+/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
+export function parsePostgresDsn(text: string): string {
+  if (text === "") return text; // set but empty: no ledger
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError(
+      "Expected a URL such as postgres://user@localhost:5432/fastpix.",
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new InvalidArgumentError("Expected a postgres:// or postgresql:// URL.");
+  }
+  return text;
+}
+
+/** `--postgres-dsn` / `POSTGRES_DSN` (unset: ledger off). */
+export const postgresDsnOption = () =>
+  new Option("--postgres-dsn <dsn>", "PostgreSQL ledger (unset: no ledger)").env("POSTGRES_DSN")
+    .argParser(parsePostgresDsn);
+
+/** `--ledger-max-backlog` / `LEDGER_MAX_BACKLOG`. */
+export const ledgerMaxBacklogOption = () =>
+  new Option(
+    "--ledger-max-backlog <rows>",
+    "ledger rows that may wait in Redis for PostgreSQL before consumers pause",
+  ).env("LEDGER_MAX_BACKLOG").default(200_000).argParser(intIn(1, 100_000_000));
+
+/** `consumer_<host>_<pid>`, the original's naming. */
+export function defaultConsumerName(): string {
+  return `consumer_${Deno.hostname()}_${Deno.pid}`;
+}
+
+/** `--consumer-name` / `CONSUMER_NAME`. */
+export const consumerNameOption = () =>
+  new Option("--consumer-name <name>", "this consumer's name (group member, processing list)")
+    .env("CONSUMER_NAME").default(defaultConsumerName(), "consumer_<host>_<pid>")
+    .argParser(parseName);
+
+/** `--batch-size` / `CONSUMER_BATCH_SIZE` of a consumer. */
+export const consumerBatchSizeOption = (defaultSize: number) =>
+  new Option("--batch-size <n>", "payments taken per read").env("CONSUMER_BATCH_SIZE")
+    .default(defaultSize).argParser(intIn(1, 10_000));
+
+/** `--block-ms` / `BLOCK_MS`. */
+export const blockMsOption = (defaultMs: number) =>
+  new Option("--block-ms <ms>", "how long one read waits for new payments").env("BLOCK_MS")
+    .default(defaultMs).argParser(intIn(1, 60_000));
+
+/** `--mark-ttl` / `IDEMPOTENCY_TTL_SECONDS`. */
+export const markTtlOption = (defaultSeconds: number) =>
+  new Option("--mark-ttl <seconds>", "how long a processed transaction id is remembered")
+    .env("IDEMPOTENCY_TTL_SECONDS").default(defaultSeconds)
+    .argParser(intIn(1, 10 * 365 * 24 * 3600));
+
+/** `--settle-ms` / `SETTLE_MS`: simulated settlement work per batch. */
+export const settleMsOption = () =>
+  new Option("--settle-ms <ms>", "simulated settlement time per batch (0: none)").env("SETTLE_MS")
+    .default(0).argParser(intIn(0, 60_000));
+/** Parser for `REDIS_CLUSTER`: `host:port,host:port,...` (empty: no cluster). */
+export function parseClusterNodes(text: string): string[] {
+  const nodes = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const node of nodes) {
+    try {
+      parseHostPort(node);
+    } catch {
+      throw new InvalidArgumentError(
+        `Expected host:port,host:port,... ("${node}" is not host:port).`,
+      );
+    }
+  }
+  return nodes;
+}
+
+/** `--redis-cluster` / `REDIS_CLUSTER`: when set, every connection goes to this Redis Cluster. */
+export const redisClusterOption = () =>
+  new Option("--redis-cluster <host:port,...>", "Redis Cluster seed nodes (instead of --redis-url)")
+    .env("REDIS_CLUSTER").argParser(parseClusterNodes);
+
+/** `--partitions` / `PARTITIONS`: 0 (the default) keeps the single stream. */
+export const partitionsOption = () =>
+  new Option("--partitions <n>", "split the stream into n hash-tagged partitions (0: one stream)")
+    .env("PARTITIONS").default(0).argParser(intIn(0, MAX_PARTITIONS));
+
+/** `--route-by` / `PARTITION_ROUTE_BY`: what producers hash to pick a partition. */
+export const routeByOption = () =>
+  new Option("--route-by <field>", "what picks a payment's partition")
+    .env("PARTITION_ROUTE_BY").choices(["transaction", "backend"] as const)
+    .default("transaction" as const);
+
+/** `--partitions-of` / `PARTITIONS_OF`: a consumer's static share `i/n` (default: all). */
+export const partitionsOfOption = () =>
+  new Option("--partitions-of <i/n>", "own the partitions of consumer i of n (default: all)")
+    .env("PARTITIONS_OF").argParser((text) => {
+      try {
+        return parseShare(text);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message + ".");
+      }
+    });

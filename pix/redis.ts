@@ -3,11 +3,22 @@
  * outage instead of failing, and one log line when Redis goes away and one when it is back.
  * @module
  */
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { UserError } from "./errors.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 
-export { Redis };
+export { Cluster, Redis };
+
+/** A connection to one Redis or to a Redis Cluster: what every tool talks to. */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: one server (`url`), or a cluster when `cluster` lists seed nodes. */
+export interface RedisTarget {
+  /** `REDIS_URL`: used when `cluster` is empty or absent. */
+  url: string;
+  /** `REDIS_CLUSTER`: seed nodes as `host:port`; any reachable one finds the rest. */
+  cluster?: readonly string[];
+}
 
 /** Options of {@link createRedis}. */
 export interface RedisOptions {
@@ -17,6 +28,16 @@ export interface RedisOptions {
   logger?: Logger;
   /** Fail commands during an outage instead of queueing them until Redis is back. */
   failFast?: boolean;
+  /**
+   * Watchdog: a command with no reply after this many ms fails with "Command timed out" (see
+   * {@link isCommandTimeout}); long-lived loops then reconnect rather than hang on a silent socket.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** Whether `error` is ioredis' watchdog firing (set with `commandTimeoutMs`). */
+export function isCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === "Command timed out";
 }
 
 /** The URL without its password, for logs. */
@@ -44,6 +65,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     maxRetriesPerRequest: options.failFast ? 0 : null,
     enableOfflineQueue: !options.failFast,
     retryStrategy: reconnectDelayMs,
+    commandTimeout: options.commandTimeoutMs,
   });
   let down = false;
   redis.on("error", (error: Error) => {
@@ -59,6 +81,63 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     log.info(`Redis is back at ${redactUrl(url)}`);
   });
   return redis;
+}
+
+/** Whether `target` names a cluster. */
+export function isCluster(target: RedisTarget): boolean {
+  return (target.cluster?.length ?? 0) > 0;
+}
+
+/** `host:port` → `{ host, port }`; throws on anything else. */
+export function parseHostPort(text: string): { host: string; port: number } {
+  const match = /^\[?([A-Za-z0-9_.:-]+?)\]?:(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) {
+    throw new Error(`Cannot parse cluster node "${text}": expected host:port`);
+  }
+  return { host: match[1], port };
+}
+
+/** The target for logs: the URL without its password, or `cluster host:port,...`. */
+export function describeTarget(target: RedisTarget): string {
+  return isCluster(target) ? `cluster ${target.cluster!.join(",")}` : redactUrl(target.url);
+}
+
+/**
+ * Opens a connection to `target` (lazily: the first command connects): {@link createRedis} for one
+ * server, an ioredis `Cluster` for a cluster. The one factory every tool uses; a cluster client
+ * follows MOVED redirections and failovers by itself, and logs outages like {@link createRedis}.
+ */
+export function createClient(target: RedisTarget, options: RedisOptions = {}): RedisClient {
+  if (!isCluster(target)) return createRedis(target.url, options);
+  const log = options.logger ?? createLogger("redis");
+  const where = describeTarget(target);
+  const cluster = new Cluster(target.cluster!.map(parseHostPort), {
+    lazyConnect: true,
+    enableOfflineQueue: !options.failFast,
+    clusterRetryStrategy: (times) => reconnectDelayMs(times),
+    // During a failover commands are retried (and the slot map refreshed) for a while before
+    // they fail; the caller's own retry loop takes it from there.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    maxRedirections: 32,
+    slotsRefreshTimeout: 2000,
+    redisOptions: { connectionName: options.name, commandTimeout: options.commandTimeoutMs },
+  });
+  let down = false;
+  const onError = (error: Error) => {
+    if (down) return;
+    down = true;
+    log.warn(`Redis unavailable at ${where} (${errorMessage(error)}); retrying with backoff`);
+  };
+  cluster.on("error", onError);
+  cluster.on("node error", onError);
+  cluster.on("ready", () => {
+    if (!down) return;
+    down = false;
+    log.info(`Redis is back at ${where}`);
+  });
+  return cluster;
 }
 
 /** Sends PING with a deadline; resolves to false when Redis does not answer in time. */
@@ -87,10 +166,27 @@ export async function pingWithin(url: string, timeoutMs: number): Promise<boolea
   }
 }
 
-/** Throws a one-line {@link UserError} when Redis at `url` does not answer within `timeoutMs`. */
-export async function requireRedis(url: string, timeoutMs = 3000): Promise<void> {
-  if (await pingWithin(url, timeoutMs)) return;
+/**
+ * Throws a one-line {@link UserError} when Redis at `target` does not answer within `timeoutMs`
+ * (a cluster: when none of its seed nodes answers).
+ */
+export async function requireRedis(
+  target: string | RedisTarget,
+  timeoutMs = 3000,
+): Promise<void> {
+  const t = typeof target === "string" ? { url: target } : target;
+  if (!isCluster(t)) {
+    if (await pingWithin(t.url, timeoutMs)) return;
+    throw new UserError(
+      `Cannot reach Redis at ${redactUrl(t.url)}: start redis-server there or set REDIS_URL`,
+    );
+  }
+  for (const node of t.cluster!) {
+    const { host, port } = parseHostPort(node);
+    if (await pingWithin(`redis://${host}:${port}`, timeoutMs)) return;
+  }
   throw new UserError(
-    `Cannot reach Redis at ${redactUrl(url)}: start redis-server there or set REDIS_URL`,
+    `Cannot reach any Redis Cluster node of ${t.cluster!.join(",")}: ` +
+      "start the cluster (deno task cluster up) or fix REDIS_CLUSTER",
   );
 }

@@ -26,7 +26,8 @@ export function freePort(): number {
   return port;
 }
 
-async function commandExists(name: string): Promise<boolean> {
+/** Whether `name` is a command on PATH. */
+export async function commandExists(name: string): Promise<boolean> {
   try {
     const { success } = await new Deno.Command("sh", {
       args: ["-c", `command -v ${name}`],
@@ -40,25 +41,37 @@ async function commandExists(name: string): Promise<boolean> {
 }
 
 /**
- * Makes sure a `redis-server` binary exists: installs Debian's package when running as root,
- * else throws a one-line {@link UserError} saying what to install.
+ * Makes sure the command `binary` exists: installs Debian's `debianPackage` when running as root,
+ * else throws a one-line {@link UserError}: `<binary> is not installed: <advice>`.
  */
-export async function ensureRedisServerBinary(): Promise<void> {
-  if (await commandExists("redis-server")) return;
+export async function ensureDebianBinary(
+  binary: string,
+  options: { debianPackage: string; advice: string },
+): Promise<void> {
+  if (await commandExists(binary)) return;
   if (Deno.uid() === 0 && await commandExists("apt-get")) {
-    console.error("redis-server is missing: installing Debian's redis-server package");
+    console.error(`${binary} is missing: installing Debian's ${options.debianPackage} package`);
     const env = { DEBIAN_FRONTEND: "noninteractive" };
     await new Deno.Command("apt-get", { args: ["update", "-qq"], env, stdout: "null" }).output();
     const install = await new Deno.Command("apt-get", {
-      args: ["install", "-y", "-qq", "redis-server"],
+      args: ["install", "-y", "-qq", options.debianPackage],
       env,
       stdout: "null",
     }).output();
-    if (install.success && await commandExists("redis-server")) return;
+    if (install.success && await commandExists(binary)) return;
   }
-  throw new UserError(
-    "redis-server is not installed: install it (Debian: sudo apt-get install redis-server) or set REDIS_URL",
-  );
+  throw new UserError(`${binary} is not installed: ${options.advice}`);
+}
+
+/**
+ * Makes sure a `redis-server` binary exists: installs Debian's package when running as root,
+ * else throws a one-line {@link UserError} saying what to install.
+ */
+export function ensureRedisServerBinary(): Promise<void> {
+  return ensureDebianBinary("redis-server", {
+    debianPackage: "redis-server",
+    advice: "install it (Debian: sudo apt-get install redis-server) or set REDIS_URL",
+  });
 }
 
 /** A `redis-server` child process. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { parseAmountCents } from "./money.ts";
+import { checkPixKey, type PixKeyType } from "./pix_keys.ts";
 
 /** Stable numeric error codes. Documented in the README; never renumber. */
 export const ErrorCode = {
@@ -20,7 +21,33 @@ export const ErrorCode = {
   TIMESTAMP_IN_FUTURE: 1303,
   FIELD_TOO_LARGE: 1401,
   TOO_MANY_FIELDS: 1402,
+  PAYER_KEY_UNKNOWN_TYPE: 1501,
+  PAYER_KEY_CPF: 1502,
+  PAYER_KEY_CNPJ: 1503,
+  PAYER_KEY_EMAIL: 1504,
+  PAYER_KEY_PHONE: 1505,
+  PAYER_KEY_EVP: 1506,
+  PAYEE_KEY_UNKNOWN_TYPE: 1511,
+  PAYEE_KEY_CPF: 1512,
+  PAYEE_KEY_CNPJ: 1513,
+  PAYEE_KEY_EMAIL: 1514,
+  PAYEE_KEY_PHONE: 1515,
+  PAYEE_KEY_EVP: 1516,
+  PAYER_NAME_TOO_SHORT: 1601,
+  PAYLOAD_MALFORMED: 1403,
   MAX_DELIVERIES_EXCEEDED: 2001,
+  // The HTTP gateway's own refusals (the request, not the payment, is at fault).
+  REQUEST_BODY_TOO_LARGE: 3001,
+  REQUEST_CONTENT_TYPE: 3002,
+  REQUEST_JSON_INVALID: 3003,
+  REQUEST_NOT_AN_OBJECT: 3004,
+  REQUEST_FIELD_TYPE: 3005,
+  DESIGN_UNKNOWN: 3101,
+  WAIT_UNSUPPORTED: 3103,
+  ENQUEUE_FAILED: 3201,
+  CONFIRMATION_TIMEOUT: 3202,
+  NOT_FOUND: 3301,
+  METHOD_NOT_ALLOWED: 3302,
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -57,14 +84,20 @@ export interface ValidationLimits {
   maxFieldLength: number;
   /** Most fields a message may carry. */
   maxFields: number;
+  /** Fewest characters (after trimming) of `payer_name`, when present (default 2). */
+  minPayerNameLength?: number;
 }
 
-/** Default limits: 1,000,000.00 BRL, one day of clock skew, 1 KiB per field, 32 fields. */
+/**
+ * Default limits: 1,000,000.00 BRL, one day of clock skew, 1 KiB per field, 32 fields, payer names
+ * of at least 2 characters.
+ */
 export const DEFAULT_LIMITS: ValidationLimits = {
   maxAmountCents: 100_000_000,
   maxFutureSkewMs: 24 * 3600 * 1000,
   maxFieldLength: 1024,
   maxFields: 32,
+  minPayerNameLength: 2,
 };
 
 /** `backend_id` becomes part of a key name, so it is kept to a safe alphabet. */
@@ -79,6 +112,16 @@ const TIMESTAMP_PATTERN =
  * microseconds, no zone) or with a zone. A missing zone is read as UTC. Returns epoch ms.
  */
 export function parseTimestamp(text: string): number | undefined {
+  // Two rules read the same timestamp one after the other: remember the last answer.
+  if (text === lastTimestamp.text) return lastTimestamp.ms;
+  const ms = parseTimestampText(text);
+  lastTimestamp = { text, ms };
+  return ms;
+}
+
+let lastTimestamp: { text: string; ms: number | undefined } = { text: "", ms: undefined };
+
+function parseTimestampText(text: string): number | undefined {
   const m = TIMESTAMP_PATTERN.exec(text);
   if (m === null) return undefined;
   const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
@@ -110,6 +153,25 @@ export interface PaymentRule {
 const show = (value: string) =>
   JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
 
+/**
+ * Six rules for an optional PIX key field, one per code: `base + 1` no PIX key has this shape, then
+ * `base + 2..6` the CPF, CNPJ, e-mail, phone or random key it looks like is not valid.
+ */
+function pixKeyRules(field: "payer_key" | "payee_key", base: 1500 | 1510): PaymentRule[] {
+  const types: (PixKeyType | undefined)[] = [undefined, "cpf", "cnpj", "email", "phone", "evp"];
+  return types.map((type, i) => ({
+    code: (base + 1 + i) as ErrorCodeValue,
+    fails: (f) => {
+      const key = f[field];
+      if (key === undefined) return undefined;
+      const check = checkPixKey(key);
+      return check.type === type && check.problem !== undefined
+        ? `Cannot accept ${field} ${show(key)}: ${check.problem}`
+        : undefined;
+    },
+  }));
+}
+
 /** The rules, in the order they are checked. */
 export const PAYMENT_RULES: readonly PaymentRule[] = [
   {
@@ -124,7 +186,8 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
   {
     code: ErrorCode.FIELD_TOO_LARGE,
     fails: (f, { limits }) => {
-      for (const [name, value] of Object.entries(f)) {
+      for (const name in f) {
+        const value = f[name];
         if (value.length > limits.maxFieldLength || name.length > 64) {
           return `Field ${
             show(name)
@@ -202,6 +265,20 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
         ? `Timestamp ${show(f.timestamp)} is too far in the future`
         : undefined,
   },
+  ...pixKeyRules("payer_key", 1500),
+  ...pixKeyRules("payee_key", 1510),
+  {
+    code: ErrorCode.PAYER_NAME_TOO_SHORT,
+    fails: (f, { limits }) => {
+      const name = f.payer_name;
+      if (name === undefined) return undefined;
+      const length = [...name.trim()].length;
+      const min = limits.minPayerNameLength ?? 2;
+      return length < min
+        ? `Payer name ${show(name)} has ${length} characters; at least ${min}`
+        : undefined;
+    },
+  },
 ];
 
 /** Validates the fields of one message against {@link PAYMENT_RULES}. */
@@ -229,8 +306,19 @@ export function validatePayment(
 
 /** Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last value). */
 export function fieldsToRecord(flat: readonly string[]): Record<string, string> {
-  // No prototype: a field named "__proto__" must stay a plain field.
-  const record: Record<string, string> = Object.create(null);
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]] = flat[i + 1];
+  // An ordinary object stays in V8's fast mode (a null-prototype one does not, and validation
+  // walks it per message); "__proto__" is defined as a plain own field so it cannot set the prototype.
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i];
+    if (name === "__proto__") {
+      Object.defineProperty(record, name, {
+        value: flat[i + 1],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else record[name] = flat[i + 1];
+  }
   return record;
 }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ErrorCode, fieldsToRecord, parseTimestamp, validatePayment } from "./validation.ts";
+import {
+  DEFAULT_LIMITS,
+  ErrorCode,
+  fieldsToRecord,
+  parseTimestamp,
+  validatePayment,
+} from "./validation.ts";
 
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 const good = {
@@ -57,6 +63,60 @@ Deno.test("each rule rejects with its own code", () => {
   assert.equal(codeOf(noAmount), ErrorCode.AMOUNT_MISSING);
 });
 
+Deno.test("optional PIX keys and payer name: valid examples pass, each invalid one has its code", () => {
+  const valid: Record<string, string>[] = [
+    { payer_key: "52998224725", payee_key: "11.222.333/0001-81", payer_name: "Ana" },
+    { payer_key: "fulano@example.com.br", payee_key: "+5511987654321" },
+    { payer_key: "123e4567-e89b-42d3-a456-426614174000", payee_key: "12ABC34501DE35" },
+    { payer_name: "Jo" },
+  ];
+  for (const extra of valid) assert.equal(codeOf({ ...good, ...extra }), undefined);
+  const cases: Array<[Record<string, string>, number]> = [
+    [{ payer_key: "hello" }, ErrorCode.PAYER_KEY_UNKNOWN_TYPE],
+    [{ payer_key: "52998224724" }, ErrorCode.PAYER_KEY_CPF],
+    [{ payer_key: "11222333000182" }, ErrorCode.PAYER_KEY_CNPJ],
+    [{ payer_key: "fulano@localhost" }, ErrorCode.PAYER_KEY_EMAIL],
+    [{ payer_key: "+5520987654321" }, ErrorCode.PAYER_KEY_PHONE],
+    [{ payer_key: "123e4567-e89b-42d3-a456-42661417400" }, ErrorCode.PAYER_KEY_EVP],
+    [{ payee_key: "" }, ErrorCode.PAYEE_KEY_UNKNOWN_TYPE],
+    [{ payee_key: "529.982.247-52" }, ErrorCode.PAYEE_KEY_CPF],
+    [{ payee_key: "12.ABC.345/01DE-36" }, ErrorCode.PAYEE_KEY_CNPJ],
+    [{ payee_key: "a@b" }, ErrorCode.PAYEE_KEY_EMAIL],
+    [{ payee_key: "+55119876543" }, ErrorCode.PAYEE_KEY_PHONE],
+    [{ payee_key: "123e4567-e89b-42d3-a4564-26614174000" }, ErrorCode.PAYEE_KEY_EVP],
+    [{ payer_name: " J " }, ErrorCode.PAYER_NAME_TOO_SHORT],
+    [{ payer_name: "" }, ErrorCode.PAYER_NAME_TOO_SHORT],
+  ];
+  for (const [extra, code] of cases) {
+    const r = validatePayment({ ...good, ...extra }, { nowMs: NOW });
+    assert.ok(!r.ok, JSON.stringify(extra));
+    assert.equal(r.rejection.code, code, JSON.stringify(extra));
+    assert.match(r.rejection.message, /^(Cannot accept (payer|payee)_key|Payer name) /);
+  }
+  // The limit is configurable.
+  const strict = { ...DEFAULT_LIMITS, minPayerNameLength: 5 };
+  const r = validatePayment({ ...good, payer_name: "Ana" }, { nowMs: NOW, limits: strict });
+  assert.ok(!r.ok && r.rejection.code === ErrorCode.PAYER_NAME_TOO_SHORT);
+});
+
+Deno.test("every error code is tested by name in some test file of the repo", () => {
+  const sources: string[] = [];
+  const walk = (dir: URL) => {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isDirectory && !entry.name.startsWith(".") && entry.name !== "node_modules") {
+        walk(new URL(`${entry.name}/`, dir));
+      } else if (entry.isFile && entry.name.endsWith("_test.ts")) {
+        sources.push(Deno.readTextFileSync(new URL(entry.name, dir)));
+      }
+    }
+  };
+  walk(new URL("../", import.meta.url));
+  const untested = Object.keys(ErrorCode).filter((name) =>
+    !sources.some((source) => source.includes(`ErrorCode.${name}`))
+  );
+  assert.deepEqual(untested, []);
+});
+
 Deno.test("parseTimestamp honours zones", () => {
   assert.equal(parseTimestamp("2026-01-01T00:00:00Z"), Date.UTC(2026, 0, 1));
   assert.equal(parseTimestamp("2026-01-01T00:00:00-03:00"), Date.UTC(2026, 0, 1, 3));
@@ -68,8 +128,9 @@ Deno.test("parseTimestamp honours zones", () => {
 
 Deno.test("fieldsToRecord keeps __proto__ as a plain field", () => {
   const r = fieldsToRecord(["__proto__", "x", "amount", "1"]);
-  assert.equal(r["__proto__"], "x");
-  assert.equal(Object.getPrototypeOf(r), null);
+  assert.equal(Object.getOwnPropertyDescriptor(r, "__proto__")?.value, "x");
+  assert.equal(Object.getPrototypeOf(r), Object.prototype);
+  assert.deepEqual(Object.keys(r), ["__proto__", "amount"]);
 });
 
 Deno.test("property: any string map validates without throwing, to ok or a known code", () => {

@@ -8,15 +8,19 @@ import {
   intIn,
   parseAmountOption,
   parseBoolean,
+  partitionsOption,
+  redisClusterOption,
   redisUrlOption,
   requireRedis,
   responsePrefixOption,
+  routeByOption,
   runCommand,
+  sourceListKey,
   streamOption,
   UserError,
 } from "@fastpix/pix";
 import { inject, type InjectReport } from "./injector.ts";
-import { streamEnqueuer } from "./enqueue.ts";
+import { enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "./enqueue.ts";
 import { RANDOM_BACKEND_IDS } from "./payments.ts";
 import { printReport } from "./report.ts";
 
@@ -25,7 +29,10 @@ const program = new Command("inject")
     "Inject many PIX payments; with --await, wait for every confirmation and measure latency.",
   )
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(routeByOption())
   .addOption(responsePrefixOption())
   .addOption(backendIdOption())
   .addOption(
@@ -45,8 +52,12 @@ const program = new Command("inject")
       .env("RANDOMIZE_BACKEND_ID").default(false).preset("true").argParser(parseBoolean),
   )
   .addOption(
-    new Option("--design <design>", "queue design to feed").choices(["stream"] as const)
-      .default("stream" as const),
+    new Option("--design <design>", "queue design to feed").choices(QUEUE_DESIGNS)
+      .default("stream" as QueueDesign),
+  )
+  .addOption(
+    new Option("--num-lists <n>", "list designs: spread batches over source_list_0..n-1")
+      .env("NUM_LISTS").default(1).argParser(intIn(1, 1024)),
   )
   .addOption(
     new Option("--rate <per-second>", "open-model arrival rate (default: full speed)")
@@ -60,13 +71,40 @@ const program = new Command("inject")
   .addOption(
     new Option("--amount <brl>", "fixed amount (default: random)").argParser(parseAmountOption),
   )
+  .addOption(
+    new Option("--wait-replicas <n>", "WAIT for n replicas after each batch (durability)")
+      .env("WAIT_REPLICAS").default(0).argParser(intIn(0, 16)),
+  )
   .option("--json", "print the report as JSON on stdout", false)
   .action(async (opts) => {
-    await requireRedis(opts.redisUrl);
+    if (opts.await && opts.design === "basic") {
+      throw new UserError(
+        "Cannot --await with --design basic: the basic consumer sends no confirmations " +
+          "(deno task compare-fifo-vs-stream estimates its latency from processed_count)",
+      );
+    }
+    if (opts.partitions > 0 && opts.design !== "stream") {
+      throw new UserError(
+        `Cannot use --partitions with --design ${opts.design}: only the stream design is partitioned`,
+      );
+    }
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    await requireRedis(target);
+    const lists = Array.from({ length: opts.numLists }, (_, i) => sourceListKey(i));
     const tty = Deno.stderr.isTerminal() && !opts.json;
     const report: InjectReport = await inject({
       redisUrl: opts.redisUrl,
-      enqueuer: streamEnqueuer(opts.stream),
+      redisCluster: opts.redisCluster,
+      enqueuer: enqueuerFor(opts.design, {
+        stream: opts.stream,
+        lists,
+        streamOptions: {
+          partitions: opts.partitions,
+          routeBy: opts.routeBy,
+          waitReplicas: opts.waitReplicas,
+        },
+      }),
+      layout: { partitions: opts.partitions, routeBy: opts.routeBy },
       numRequests: opts.numRequests,
       batchSize: opts.batchSize,
       numThreads: opts.numThreads,

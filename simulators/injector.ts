@@ -5,16 +5,17 @@
  * @module
  */
 import {
+  createClient,
   createLatencyHistogram,
-  createRedis,
   formatCents,
   type LatencySummary,
   type Logger,
   parseAmountCents,
   type PaymentMessage,
   recordMs,
-  type Redis,
-  responseStreamKey,
+  type RedisClient,
+  responseKeysOf,
+  type StreamLayout,
   summarize,
 } from "@fastpix/pix";
 import { ConfirmationWatcher } from "./confirmations.ts";
@@ -24,7 +25,11 @@ import { makePayment } from "./payments.ts";
 /** Settings of one injection run. */
 export interface InjectOptions {
   redisUrl: string;
+  /** `REDIS_CLUSTER` seed nodes: when set, a Redis Cluster instead of `redisUrl`. */
+  redisCluster?: readonly string[];
   enqueuer: Enqueuer;
+  /** The partition layout the enqueuer writes to: which confirmation streams to watch. */
+  layout?: Pick<StreamLayout, "partitions" | "routeBy">;
   numRequests: number;
   /** Payments per round trip (`BATCH_SIZE`). */
   batchSize: number;
@@ -80,9 +85,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs one injection and resolves to its report. */
 export async function inject(options: InjectOptions): Promise<InjectReport> {
   const o = options;
-  const connections: Redis[] = Array.from(
+  const target = { url: o.redisUrl, cluster: o.redisCluster };
+  const connections: RedisClient[] = Array.from(
     { length: o.numThreads },
-    (_, i) => createRedis(o.redisUrl, { name: `injector_${i}`, logger: o.logger }),
+    (_, i) => createClient(target, { name: `injector_${i}`, logger: o.logger }),
   );
   const histogram = createLatencyHistogram();
   const sentAt = new Map<string, number>();
@@ -92,8 +98,10 @@ export async function inject(options: InjectOptions): Promise<InjectReport> {
 
   const watcher = o.awaitConfirmations
     ? new ConfirmationWatcher(
-      o.redisUrl,
-      [...new Set(o.backendIds)].map((b) => responseStreamKey(o.responsePrefix, b)),
+      target,
+      [...new Set(o.backendIds)].flatMap((b) =>
+        responseKeysOf(o.layout ?? { partitions: 0, routeBy: "transaction" }, o.responsePrefix, b)
+      ),
       o.logger,
     )
     : undefined;

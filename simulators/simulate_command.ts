@@ -6,14 +6,19 @@ import { Command, Option } from "@commander-js/extra-typings";
 import {
   backendIdOption,
   type Confirmation,
-  createRedis,
+  createClient,
   intIn,
   parseAmountOption,
+  partitionsOption,
+  partitionTagOf,
+  redisClusterOption,
   redisUrlOption,
   requireRedis,
   responsePrefixOption,
   responseStreamKey,
+  routeByOption,
   runCommand,
+  streamKeys,
   streamOption,
   toStreamFields,
   UserError,
@@ -24,7 +29,10 @@ import { makePayment } from "./payments.ts";
 const program = new Command("simulate")
   .description("Send one PIX payment from BACKEND_ID and wait for its confirmation.")
   .addOption(redisUrlOption())
+  .addOption(redisClusterOption())
   .addOption(streamOption())
+  .addOption(partitionsOption())
+  .addOption(routeByOption())
   .addOption(responsePrefixOption())
   .addOption(backendIdOption())
   .addOption(new Option("--amount <brl>", "amount (default: random)").argParser(parseAmountOption))
@@ -33,19 +41,24 @@ const program = new Command("simulate")
       .argParser(intIn(1, 3_600_000)),
   )
   .action(async (opts) => {
-    await requireRedis(opts.redisUrl);
+    const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    await requireRedis(target);
     const payment = makePayment({ backendId: opts.backendId, amountCents: opts.amount });
-    const responseKey = responseStreamKey(opts.responsePrefix, opts.backendId);
-    const watcher = new ConfirmationWatcher(opts.redisUrl, [responseKey]);
+    // With partitions, the payment and its confirmation live in the partition it routes to.
+    const layout = { stream: opts.stream, partitions: opts.partitions, routeBy: opts.routeBy };
+    const tag = partitionTagOf(layout, payment);
+    const stream = streamKeys(opts.stream, tag).stream;
+    const responseKey = responseStreamKey(opts.responsePrefix, opts.backendId, tag);
+    const watcher = new ConfirmationWatcher(target, [responseKey]);
     let resolve!: (c: Confirmation) => void;
     const answered = new Promise<Confirmation>((r) => resolve = r);
     await watcher.start((c) => {
       if (c.transaction_id === payment.transaction_id) resolve(c);
     });
-    const redis = createRedis(opts.redisUrl, { name: "simulator" });
+    const redis = createClient(target, { name: "simulator" });
     const t0 = performance.now();
     try {
-      const id = await redis.xadd(opts.stream, "*", ...toStreamFields(payment));
+      const id = await redis.xadd(stream, "*", ...toStreamFields(payment));
       console.log(
         `sent ${payment.transaction_id} amount ${payment.amount} from backend ${payment.backend_id} as ${id}`,
       );

@@ -9,21 +9,35 @@ import {
   parseAmountCents,
   parseConfirmation,
   type PaymentMessage,
+  PostgresServer,
   type Redis,
+  type RedisClient,
   RedisServer,
   type RedisServerOptions,
   spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
+import {
+  CONSUMER_DEFAULTS,
+  type ConsumerStats,
+  type StreamConsumer,
+  type StreamConsumerOptions,
+} from "@fastpix/consumer";
 
-export { ChildTool, RedisServer };
+export { ChildTool, PostgresServer, RedisServer };
 
-/** Starts `deno task consume` as a child process, logging at info level (tests read its lines). */
+/**
+ * Starts `deno task consume` as a child process, logging at info level (tests read its lines).
+ * A developer's `POSTGRES_DSN` is never inherited: tests that want a ledger pass their own.
+ */
 export function spawnConsumer(
   redisUrl: string,
   options: { name: string; args?: string[]; env?: Record<string, string> },
 ): ChildTool {
-  return spawnConsumerProcess(redisUrl, { ...options, env: { LOG_LEVEL: "info", ...options.env } });
+  return spawnConsumerProcess(redisUrl, {
+    ...options,
+    env: { LOG_LEVEL: "info", POSTGRES_DSN: "", ...options.env },
+  });
 }
 
 /** Options for integration tests that hold servers and child processes. */
@@ -81,13 +95,112 @@ export function sumAmounts(payments: PaymentMessage[]): { cents: bigint; text: s
 }
 
 /** Every confirmation on a response stream, in order. */
-export async function confirmationsOf(redis: Redis, key: string) {
+export async function confirmationsOf(redis: RedisClient, key: string) {
   const entries = await redis.xrange(key, "-", "+");
   return entries.map(([, fields]) => parseConfirmation(fields));
 }
 
 /** How many entries are pending in a group (all consumers). */
-export async function pendingCount(redis: Redis, stream: string, group = "pix_consumers") {
+export async function pendingCount(redis: RedisClient, stream: string, group = "pix_consumers") {
   const summary = await redis.xpending(stream, group) as [number, ...unknown[]];
   return Number(summary[0]);
+}
+
+/**
+ * A loopback TCP proxy in front of a server. `blackhole()` makes every connection open so far go
+ * silent (bytes dropped both ways, sockets left open): the failure a watchdog must notice.
+ * Connections made afterwards are forwarded normally.
+ */
+export class SilentableProxy {
+  #listener: Deno.Listener;
+  #live = new Set<{ silent: boolean }>();
+  #conns: Deno.Conn[] = [];
+
+  constructor(targetPort: number) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#listener = listener;
+    (async () => {
+      for await (const client of listener) {
+        const state = { silent: false };
+        this.#live.add(state);
+        Deno.connect({ hostname: "127.0.0.1", port: targetPort }).then((server) => {
+          this.#conns.push(client, server);
+          const pump = async (from: Deno.Conn, to: Deno.Conn) => {
+            const buf = new Uint8Array(64 * 1024);
+            try {
+              for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+                if (!state.silent) await to.write(buf.subarray(0, n));
+              }
+            } catch { /* closed */ }
+          };
+          pump(client, server);
+          pump(server, client);
+        }).catch(() => client.close());
+      }
+    })().catch(() => {});
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${(this.#listener.addr as Deno.NetAddr).port}`;
+  }
+
+  /** Every connection open now stops passing bytes, without closing. */
+  blackhole(): void {
+    for (const state of this.#live) state.silent = true;
+    this.#live.clear();
+  }
+
+  close(): void {
+    this.#listener.close();
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+  }
+}
+
+/** Starts a private PostgreSQL cluster (initdb in a temp dir, free port) for one test file. */
+export function startPostgres(): Promise<PostgresServer> {
+  return PostgresServer.start();
+}
+
+/** Options of an in-process consumer for tests: short block and idle times, `overrides` last. */
+export function consumerOptions(
+  url: string,
+  overrides: Partial<StreamConsumerOptions> = {},
+): StreamConsumerOptions {
+  return {
+    ...CONSUMER_DEFAULTS,
+    redisUrl: url,
+    stream: "pix_payments",
+    group: "pix_consumers",
+    consumerName: "test_consumer",
+    responsePrefix: "backend_bacen_response_",
+    blockMs: 50,
+    ...overrides,
+  };
+}
+
+/** Runs an in-process consumer until `done` holds, then stops it gracefully; resolves to its stats. */
+export async function consumeUntil(
+  consumer: StreamConsumer,
+  done: () => Promise<boolean>,
+): Promise<ConsumerStats> {
+  const running = consumer.run();
+  try {
+    await waitFor("the consumer to finish", done);
+  } finally {
+    consumer.stop();
+  }
+  return await running;
+}
+
+/** XADDs one raw message (any fields, valid or not) onto `stream`; resolves to its id. */
+export async function addRaw(
+  redis: Redis,
+  fields: Record<string, string>,
+  stream = "pix_payments",
+): Promise<string> {
+  return (await redis.xadd(stream, "*", ...Object.entries(fields).flat()))!;
 }

@@ -46,22 +46,25 @@ Deno.test(
     const env = { IDLE_THRESHOLD_MS: "500" };
     const a = spawnConsumer(server.url, {
       name: "victim",
-      args: ["--settle-ms", "20", "--batch-size", "200"],
+      args: ["--settle-ms", "100", "--batch-size", "200"],
       env,
     });
-    await waitFor("the first consumer to make progress", async () => (await count(redis)) >= 3000);
+    // Kill it while it holds a batch (it settles each one for 100 ms before applying it).
+    const holding = async () =>
+      (await redis.xpending("pix_payments", "pix_consumers", "-", "+", 1000, "victim") as unknown[])
+        .length;
+    await waitFor(
+      "the first consumer to hold a batch after some progress",
+      async () => (await count(redis)) >= 1000 && (await holding()) > 0,
+      60_000,
+    );
     a.kill("SIGKILL");
     assert.equal((await a.finished()).code, 137);
     // It died holding a batch: those entries are pending in its name.
-    const held = await redis.xpending(
-      "pix_payments",
-      "pix_consumers",
-      "-",
-      "+",
-      1000,
-      "victim",
-    ) as unknown[];
-    assert.ok(held.length > 0, "the killed consumer held no entries; the test proves nothing");
+    assert.ok(
+      (await holding()) > 0,
+      "the killed consumer held no entries; the test proves nothing",
+    );
     assert.ok(await count(redis) < 20_000);
 
     const b = spawnConsumer(server.url, { name: "rescuer", env });

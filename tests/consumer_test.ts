@@ -18,6 +18,7 @@ import {
   INTEGRATION,
   pendingCount,
   sendPayments,
+  SilentableProxy,
   startRedis,
   sumAmounts,
   waitFor,
@@ -355,3 +356,81 @@ Deno.test("trimming keeps every entry some group still needs", INTEGRATION, asyn
   assert.ok(await redis.xlen("pix_payments") < 3000);
   redis.disconnect();
 });
+
+Deno.test(
+  "a connection that goes silent is noticed by the watchdog and replaced",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const proxy = new SilentableProxy(server.port);
+    const redis = client(server.url);
+    const first = await sendPayments(redis, 200, { backendIds: ["1"] });
+    const consumer = new StreamConsumer(consumerOptions(proxy.url, { commandTimeoutMs: 800 }));
+    const running = consumer.run();
+    try {
+      await waitFor(
+        "the first payments",
+        async () => Number(await redis.get("processed_count")) === 200,
+      );
+      proxy.blackhole(); // the consumer's socket stays open but nothing comes back any more
+      const more = await sendPayments(redis, 300, { backendIds: ["1"] });
+      await waitFor(
+        "payments sent after the socket went silent",
+        async () => Number(await redis.get("processed_count")) === 500,
+        15_000,
+      );
+      assert.equal(await redis.get("total_amount"), sumAmounts([...first, ...more]).text);
+      assert.equal(await pendingCount(redis, "pix_payments"), 0);
+    } finally {
+      consumer.stop();
+      // Without the watchdog the consumer never leaves the silent socket: don't hang the suite.
+      await Promise.race([running, new Promise((r) => setTimeout(r, 5000))]);
+      proxy.close();
+      consumer.redis.disconnect();
+    }
+    redis.disconnect();
+  },
+);
+
+Deno.test(
+  "a batch whose keys hold the wrong type is refused whole: nothing acknowledged, marked or counted",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "0", "MKSTREAM");
+    const payments = await sendPayments(redis, 40, { backendIds: ["1", "2"] });
+    const reply = await redis.xreadgroup(
+      "GROUP",
+      "pix_consumers",
+      "c1",
+      "STREAMS",
+      "pix_payments",
+      ">",
+    ) as [string, RawEntry[]][];
+    const batch = buildBatch(reply[0][1], consumerOptions(server.url));
+    // Someone wrote a plain string where backend 2's confirmation stream should be.
+    await redis.set("backend_bacen_response_2", "oops");
+    await assert.rejects(
+      applyBatch(redis, batch),
+      /WRONGTYPE backend_bacen_response_2 must be a stream/,
+    );
+    assert.equal(await pendingCount(redis, "pix_payments"), 40);
+    assert.equal(await redis.get("processed_count"), null);
+    assert.equal(await redis.exists("backend_bacen_response_1"), 0);
+    assert.equal((await redis.keys("pix:done:*")).length, 0);
+    // A counter that is not an integer is refused the same way.
+    await redis.del("backend_bacen_response_2");
+    await redis.set("total_amount_cents", "12.5");
+    await assert.rejects(
+      applyBatch(redis, batch),
+      /WRONGTYPE total_amount_cents must be an integer/,
+    );
+    assert.equal(await pendingCount(redis, "pix_payments"), 40);
+    // Once the keys are sound the same batch applies in full, exactly once.
+    await redis.del("total_amount_cents");
+    assert.deepEqual((await applyBatch(redis, batch)).slice(0, 4), [40, 0, 0, 0]);
+    assert.equal(await redis.get("total_amount"), sumAmounts(payments).text);
+    redis.disconnect();
+  },
+);

@@ -1,3 +1,4 @@
+#!lua
 --[[
   process_batch: applies the outcome of a batch of payments atomically — confirmations, counters,
   idempotency marks, dead letters and XACK — so a consumer killed at any point leaves either all
@@ -14,6 +15,8 @@
   KEYS[4]  total_amount            (decimal, 2 places, derived from KEYS[5])
   KEYS[5]  total_amount_cents      (integer, source of truth)
   KEYS[6+] confirmation streams; entries refer to them by position (1 = KEYS[6], 0 = none)
+  KEYS[..] then, partitioned layout only, the idempotency marks of the 'ok' entries: not read
+           here (marks are ARGV[2] .. tx) but declared so Redis Cluster checks them up front
 
   ARGV[1]  consumer group
   ARGV[2]  idempotency mark prefix
@@ -27,6 +30,18 @@
            'gone'   id '' '' 0 '' '' '' ''        (entry deleted from the stream: ack only)
 
   Returns { confirmed, duplicates, rejected, skipped, total_amount_cents }
+
+  All or nothing: a script is not rolled back when a command fails half way, so everything that
+  could fail is refused before the first write. The `#!lua` line makes Redis 7 refuse the whole
+  call up front when it is out of memory (without it, writes inside a script bypass maxmemory), and
+  the type checks below refuse it when a key it writes holds the wrong type. A refused batch stays
+  pending and is retried; the consumer logs each refusal.
+
+  Partitioned layout (PARTITIONS=P): every key above and the mark prefix carry the partition's
+  hash tag ({t}), so all of them, and the marks built here from ARGV[2], hash to one slot and the
+  script runs on one Redis Cluster node. The marks are also declared in KEYS: Redis then refuses
+  the whole call up front (CROSSSLOT, TRYAGAIN during a slot migration) rather than failing
+  halfway through a batch whose XACKs already ran (scripts are not rolled back on error).
 ]]
 local group = ARGV[1]
 local mark_prefix = ARGV[2]
@@ -34,6 +49,27 @@ local mark_ttl = ARGV[3]
 local resp_cap = ARGV[4]
 local now = ARGV[5]
 local consumer = ARGV[6]
+
+local function holds(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  return t == kind or t == 'none'
+end
+local function refuse(key, what)
+  return redis.error_reply('WRONGTYPE ' .. key .. ' must be ' .. what .. '; nothing was applied')
+end
+if not holds(KEYS[2], 'stream') then return refuse(KEYS[2], 'a stream') end
+for k = 3, 5 do
+  if not holds(KEYS[k], 'string') then return refuse(KEYS[k], 'a string') end
+end
+for _, k in ipairs({ 3, 5 }) do
+  local v = redis.call('GET', KEYS[k])
+  if v and not string.match(v, '^%-?%d+$') then return refuse(KEYS[k], 'an integer') end
+end
+local k = 6
+while KEYS[k] and string.sub(KEYS[k], 1, #mark_prefix) ~= mark_prefix do
+  if not holds(KEYS[k], 'stream') then return refuse(KEYS[k], 'a stream') end
+  k = k + 1
+end
 
 local confirmed, duplicates, rejected, skipped, cents = 0, 0, 0, 0, 0
 

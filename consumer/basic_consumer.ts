@@ -1,0 +1,201 @@
+/**
+ * The basic stream consumer of the original (`alternative_demos/pix_streams_mvp.py`): a member of
+ * the consumer group that reads ONE entry per XREADGROUP, counts it, then XACKs it in a separate
+ * call, sends no confirmations, and recovers entries stalled at other consumers with XPENDING +
+ * XCLAIM. At-least-once: a consumer killed between counting and acknowledging has its entry
+ * counted again by whoever claims it. Kept simple on purpose, as the baseline the full consumer
+ * is measured against; it validates like every design and dead-letters what is invalid.
+ * @module
+ */
+import {
+  createLogger,
+  createRedis,
+  DEFAULT_LIMITS,
+  dlqKey,
+  errorMessage,
+  fieldsToRecord,
+  type Logger,
+  LuaScript,
+  PROCESSED_COUNT_KEY,
+  reconnectDelayMs,
+  type Redis,
+  TOTAL_AMOUNT_CENTS_KEY,
+  TOTAL_AMOUNT_KEY,
+  validatePayment,
+  type ValidationLimits,
+} from "@fastpix/pix";
+import type { RawEntry } from "./stream_consumer.ts";
+
+const countPaymentScript = LuaScript.fromFile(
+  "count_payment",
+  "./lua/count_payment.lua",
+  import.meta.url,
+);
+
+/** Settings of the basic consumer. */
+export interface BasicConsumerOptions {
+  redisUrl: string;
+  stream: string;
+  group: string;
+  consumerName: string;
+  /** Entries pending longer than this at any consumer are claimed (`IDLE_THRESHOLD_MS`). */
+  idleThresholdMs: number;
+  /** How long one XREADGROUP waits. */
+  blockMs: number;
+  /** Simulated settlement work per payment, in ms, between reading and counting it. */
+  settleMs?: number;
+  limits?: ValidationLimits;
+  logger?: Logger;
+}
+
+/** What a basic consumer has done so far. */
+export interface BasicConsumerStats {
+  read: number;
+  counted: number;
+  rejected: number;
+  /** Entries claimed from stalled consumers. */
+  claimed: number;
+}
+
+/** Entries claimed per XPENDING + XCLAIM round, as in the original. */
+const CLAIM_PAGE = 10;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One basic consumer on its own connection. */
+export class BasicStreamConsumer {
+  readonly stats: BasicConsumerStats = { read: 0, counted: 0, rejected: 0, claimed: 0 };
+  readonly redis: Redis;
+  #opts: BasicConsumerOptions;
+  #log: Logger;
+  #stopping = false;
+  #nextRecoverAt = 0;
+
+  constructor(options: BasicConsumerOptions) {
+    this.#opts = options;
+    this.#log = options.logger ?? createLogger(`basic consumer ${options.consumerName}`);
+    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+  }
+
+  /** Asks the loop to stop after the entry in hand; {@link run} then resolves. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** Runs until {@link stop}: one entry at a time, recovering stalled entries now and then. */
+  async run(): Promise<BasicConsumerStats> {
+    const o = this.#opts;
+    let failures = 0;
+    let groupReady = false;
+    while (!this.#stopping) {
+      try {
+        if (!groupReady) groupReady = await this.#ensureGroup();
+        const reply = await this.redis.xreadgroup(
+          "GROUP",
+          o.group,
+          o.consumerName,
+          "COUNT",
+          1,
+          "BLOCK",
+          o.blockMs,
+          "STREAMS",
+          o.stream,
+          ">",
+        ) as [string, RawEntry[]][] | null; // deno-fmt-ignore
+        const entry = reply?.[0]?.[1]?.[0];
+        if (entry?.[1]) await this.#handle(entry[0], entry[1], 1);
+        // The original reviews pending entries when idle; a busy consumer does it on a timer too.
+        if (entry === undefined || Date.now() >= this.#nextRecoverAt) await this.#recover();
+        failures = 0;
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith("NOGROUP")) groupReady = false;
+        this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
+        failures++;
+        await sleep(reconnectDelayMs(failures));
+      }
+    }
+    this.redis.disconnect();
+    return this.stats;
+  }
+
+  async #ensureGroup(): Promise<boolean> {
+    try {
+      await this.redis.xgroup("CREATE", this.#opts.stream, this.#opts.group, "0", "MKSTREAM");
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
+    }
+    return true;
+  }
+
+  /** Counts (or dead-letters) one entry, then acknowledges it: two separate calls. */
+  async #handle(id: string, flat: string[], deliveries: number): Promise<void> {
+    const o = this.#opts;
+    this.stats.read++;
+    const fields = fieldsToRecord(flat);
+    const result = validatePayment(fields, { limits: o.limits ?? DEFAULT_LIMITS });
+    if (o.settleMs) await sleep(o.settleMs);
+    if (result.ok) {
+      const keys = [PROCESSED_COUNT_KEY, TOTAL_AMOUNT_KEY, TOTAL_AMOUNT_CENTS_KEY];
+      await countPaymentScript.run(this.redis, keys, [result.payment.amountCents]);
+      this.stats.counted++;
+    } else {
+      await this.redis.xadd(
+        dlqKey(o.stream),
+        "*",
+        "original_id",
+        id,
+        "fields",
+        JSON.stringify(fields),
+        "error_code",
+        result.rejection.code,
+        "reason",
+        result.rejection.message,
+        "deliveries",
+        deliveries,
+        "consumer",
+        o.consumerName,
+        "failed_at",
+        new Date().toISOString(),
+      ); // deno-fmt-ignore
+      this.stats.rejected++;
+      this.#log.warn(`dead-lettered ${id}: ${result.rejection.message}`);
+    }
+    await this.redis.xack(o.stream, o.group, id);
+  }
+
+  /** XPENDING (idle past the threshold, any consumer) + XCLAIM, a page at a time. */
+  async #recover(): Promise<void> {
+    const o = this.#opts;
+    this.#nextRecoverAt = Date.now() + Math.max(100, Math.floor(o.idleThresholdMs / 2));
+    for (let round = 0; round < 100 && !this.#stopping; round++) {
+      const rows = await this.redis.xpending(
+        o.stream,
+        o.group,
+        "IDLE",
+        o.idleThresholdMs,
+        "-",
+        "+",
+        CLAIM_PAGE,
+      ) as [id: string, consumer: string, idleMs: number, deliveries: number][]; // deno-fmt-ignore
+      if (rows.length === 0) return;
+      const deliveries = new Map(rows.map(([id, , , n]) => [id, n + 1]));
+      const claimed = await this.redis.xclaim(
+        o.stream,
+        o.group,
+        o.consumerName,
+        o.idleThresholdMs,
+        ...rows.map((r) => r[0]),
+      ) as RawEntry[]; // deno-fmt-ignore
+      for (const [id, flat] of claimed) {
+        if (flat === null) {
+          await this.redis.xack(o.stream, o.group, id); // deleted from the stream meanwhile
+          continue;
+        }
+        this.stats.claimed++;
+        this.#log.info(`claimed stalled entry ${id}`);
+        await this.#handle(id, flat, deliveries.get(id) ?? 1);
+      }
+      if (rows.length < CLAIM_PAGE) return;
+    }
+  }
+}

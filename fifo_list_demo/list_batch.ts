@@ -1,0 +1,132 @@
+/**
+ * One batch of list payloads: validation (pure) and the atomic `apply_list_batch` call that writes
+ * its confirmations, counters, idempotency marks and dead letters.
+ * @module
+ */
+import {
+  BACKEND_ID_PATTERN,
+  dlqKey,
+  DONE_MARK_PREFIX,
+  formatCents,
+  LuaScript,
+  PROCESSED_COUNT_KEY,
+  type Redis,
+  responseStreamKey,
+  TOTAL_AMOUNT_CENTS_KEY,
+  TOTAL_AMOUNT_KEY,
+  type ValidationLimits,
+} from "@fastpix/pix";
+import { validateListPayload } from "./payload.ts";
+
+const applyListBatchScript = LuaScript.fromFile(
+  "apply_list_batch",
+  "./lua/apply_list_batch.lua",
+  import.meta.url,
+);
+
+/** What {@link buildListBatch} needs to know. */
+export interface ListBatchContext {
+  /** `plain`: the payloads were popped; `reliable`: they sit in `processingKey`. */
+  mode: "plain" | "reliable";
+  /** The list the payloads came from. */
+  source: string;
+  /** The consumer's processing list (reliable mode). */
+  processingKey?: string;
+  consumerName: string;
+  responsePrefix: string;
+  responseMaxlen: number;
+  markTtlSeconds: number;
+  limits: ValidationLimits;
+  nowMs?: number;
+}
+
+/** KEYS and ARGV of one `apply_list_batch` call. */
+export interface ListBatch {
+  keys: string[];
+  args: (string | number)[];
+}
+
+/** Outcome of one applied batch. */
+export interface ListBatchResult {
+  confirmed: number;
+  duplicates: number;
+  rejected: number;
+  /** Payloads the reaper had already returned to the queue (reliable mode). */
+  skipped: number;
+  /** `total_amount_cents` after the batch (0 when nothing was confirmed). */
+  totalCents: number;
+}
+
+/**
+ * Validates the payloads (oldest first) and lays out the `apply_list_batch` call (pure: no I/O).
+ * Bad JSON and bad fields become dead letters with a rejected confirmation when the backend is
+ * known and safe.
+ */
+export function buildListBatch(payloads: readonly string[], ctx: ListBatchContext): ListBatch {
+  const responseKeys: string[] = [];
+  const positions = new Map<string, number>();
+  const position = (backendId: string): number => {
+    if (!positions.has(backendId)) {
+      responseKeys.push(responseStreamKey(ctx.responsePrefix, backendId));
+      positions.set(backendId, responseKeys.length);
+    }
+    return positions.get(backendId)!;
+  };
+  const nowMs = ctx.nowMs ?? Date.now();
+  const reliable = ctx.mode === "reliable";
+  const args: (string | number)[] = [
+    ctx.mode,
+    DONE_MARK_PREFIX,
+    ctx.markTtlSeconds,
+    ctx.responseMaxlen,
+    new Date(nowMs).toISOString(),
+    ctx.consumerName,
+    ctx.source,
+  ];
+  for (const raw of payloads) {
+    const result = validateListPayload(raw, { limits: ctx.limits, nowMs });
+    if (result.ok) {
+      const p = result.payment;
+      args.push(
+        "ok",
+        reliable ? raw : "",
+        p.transactionId,
+        p.backendId,
+        position(p.backendId),
+        p.amountCents,
+        formatCents(p.amountCents),
+      );
+    } else {
+      const fields = result.fields ?? {};
+      const backend = BACKEND_ID_PATTERN.test(fields.backend_id ?? "") ? fields.backend_id : "";
+      args.push(
+        "reject",
+        raw,
+        fields.transaction_id ?? "",
+        backend,
+        backend === "" ? 0 : position(backend),
+        result.rejection.code,
+        result.rejection.message,
+      );
+    }
+  }
+  const keys = [
+    dlqKey(ctx.source),
+    PROCESSED_COUNT_KEY,
+    TOTAL_AMOUNT_KEY,
+    TOTAL_AMOUNT_CENTS_KEY,
+    reliable ? ctx.processingKey! : ctx.source,
+    ...responseKeys,
+  ];
+  return { keys, args };
+}
+
+/** Applies a batch atomically. */
+export async function applyListBatch(redis: Redis, batch: ListBatch): Promise<ListBatchResult> {
+  const [confirmed, duplicates, rejected, skipped, totalCents] = await applyListBatchScript.run(
+    redis,
+    batch.keys,
+    batch.args,
+  ) as number[];
+  return { confirmed, duplicates, rejected, skipped, totalCents };
+}

@@ -1,0 +1,85 @@
+/**
+ * What `consume:list` and `consume:list-reliable` share: their flags (mirroring env vars) and the
+ * run with graceful SIGINT/SIGTERM (finish the batch in hand, exit 0; a second signal exits now).
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import {
+  blockMsOption,
+  consumerBatchSizeOption,
+  consumerNameOption,
+  createLogger,
+  DEFAULT_LIMITS,
+  intIn,
+  markTtlOption,
+  maxAmountOption,
+  redactUrl,
+  redisUrlOption,
+  responseMaxlenOption,
+  responsePrefixOption,
+  settleMsOption,
+  stopOnSignals,
+} from "@fastpix/pix";
+import {
+  LIST_CONSUMER_DEFAULTS,
+  type ListConsumerBase,
+  type ListConsumerOptions,
+} from "./list_consumer.ts";
+
+/** A command with the flags every list consumer takes. */
+export function listConsumerCommand(name: string, description: string) {
+  return new Command(name)
+    .description(description)
+    .addOption(redisUrlOption())
+    .addOption(
+      new Option("--list-index <i>", "take from source_list_<i>").env("LIST_INDEX")
+        .default(LIST_CONSUMER_DEFAULTS.listIndex).argParser(intIn(0, 1_000_000)),
+    )
+    .addOption(consumerNameOption())
+    .addOption(responsePrefixOption())
+    .addOption(responseMaxlenOption())
+    .addOption(maxAmountOption())
+    .addOption(consumerBatchSizeOption(LIST_CONSUMER_DEFAULTS.batchSize))
+    .addOption(blockMsOption(LIST_CONSUMER_DEFAULTS.blockMs))
+    .addOption(markTtlOption(LIST_CONSUMER_DEFAULTS.markTtlSeconds))
+    .addOption(settleMsOption());
+}
+
+type ListFlags = ReturnType<ReturnType<typeof listConsumerCommand>["opts"]>;
+
+/** Consumer settings from the parsed flags. */
+export function listConsumerOptions(flags: ListFlags): ListConsumerOptions {
+  return {
+    redisUrl: flags.redisUrl,
+    listIndex: flags.listIndex,
+    consumerName: flags.consumerName,
+    responsePrefix: flags.responsePrefix,
+    responseMaxlen: flags.responseMaxlen,
+    batchSize: flags.batchSize,
+    blockMs: flags.blockMs,
+    markTtlSeconds: flags.markTtl,
+    settleMs: flags.settleMs,
+    limits: { ...DEFAULT_LIMITS, maxAmountCents: flags.maxAmount },
+  };
+}
+
+/** Runs `consumer` until a signal, logging the start and the final counts. */
+export async function runListConsumer(
+  consumer: ListConsumerBase,
+  flags: ListFlags,
+  design: string,
+): Promise<void> {
+  const log = createLogger(design);
+  const removeSignals = stopOnSignals(() => consumer.stop(), log);
+  log.info(
+    `consuming ${consumer.source} (${design}) as ${flags.consumerName} on ${
+      redactUrl(flags.redisUrl)
+    }`,
+  );
+  const s = await consumer.run();
+  log.info(
+    `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
+      `dead-lettered ${s.rejected}, recovered ${s.recovered}, skipped ${s.skipped}`,
+  );
+  removeSignals();
+}

@@ -1,0 +1,75 @@
+/**
+ * Micro-batching: concurrent requests share one enqueue call. A payment waits at most `maxDelayMs`
+ * (or until `maxBatch` are waiting), then the whole batch goes to Redis in one round trip and every
+ * request learns the outcome of its batch.
+ * @module
+ */
+import type { PaymentMessage, Redis } from "@fastpix/pix";
+import type { Enqueuer } from "@fastpix/simulators";
+
+/** Settings of {@link EnqueueBatcher}. */
+export interface BatcherOptions {
+  /** Most payments per enqueue call (1: no batching). */
+  maxBatch: number;
+  /** Longest a payment waits for others before its batch is sent, in ms. */
+  maxDelayMs: number;
+  /** Called after every enqueue call with its size and error, if any. */
+  onBatch?: (size: number, error?: unknown) => void;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Collects payments from concurrent requests into batches for one {@link Enqueuer}. */
+export class EnqueueBatcher {
+  #items: PaymentMessage[] = [];
+  #waiters: Waiter[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly enqueuer: Enqueuer,
+    private readonly options: BatcherOptions,
+  ) {}
+
+  /** Enqueues `payment` with whatever else arrives soon; resolves once Redis has it. */
+  add(payment: PaymentMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#items.push(payment);
+      this.#waiters.push({ resolve, reject });
+      if (this.#items.length >= this.options.maxBatch) this.#flush();
+      else if (this.#timer === undefined) {
+        this.#timer = setTimeout(() => this.#flush(), this.options.maxDelayMs);
+      }
+    });
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const items = this.#items, waiters = this.#waiters;
+    if (items.length === 0) return;
+    this.#items = [];
+    this.#waiters = [];
+    const sending: Promise<void> = this.enqueuer.enqueue(this.redis, items).then(
+      () => {
+        this.options.onBatch?.(items.length);
+        for (const w of waiters) w.resolve();
+      },
+      (error) => {
+        this.options.onBatch?.(items.length, error);
+        for (const w of waiters) w.reject(error);
+      },
+    ).finally(() => this.#inFlight.delete(sending));
+    this.#inFlight.add(sending);
+  }
+
+  /** Sends what is waiting now and waits for every batch in flight. */
+  async drain(): Promise<void> {
+    this.#flush();
+    await Promise.all(this.#inFlight);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * From an HTTP request to a payment message: content type, size cap, JSON, field types, defaults
+ * (`transaction_id`, `timestamp`), then the consumer's own validation. Every refusal is an
+ * {@link HttpRejection} with its status and numeric error code; nothing here touches Redis.
+ * @module
+ */
+import {
+  ErrorCode,
+  type ErrorCodeValue,
+  formatCents,
+  parseAmountCents,
+  type PaymentMessage,
+  uuidv7,
+  validatePayment,
+  type ValidationLimits,
+} from "@fastpix/pix";
+
+/** Why a request was refused, and with which status. */
+export interface HttpRejection {
+  status: number;
+  code: ErrorCodeValue;
+  message: string;
+}
+
+/** The outcome of reading a payment request. */
+export type PaymentRequest = { ok: true; payment: PaymentMessage } | {
+  ok: false;
+  rejection: HttpRejection;
+};
+
+/** Settings of {@link readPaymentRequest}. */
+export interface PaymentRequestOptions {
+  /** Largest accepted body, in bytes (`MAX_BODY_BYTES`). */
+  maxBodyBytes: number;
+  limits: ValidationLimits;
+}
+
+const refuse = (status: number, code: ErrorCodeValue, message: string) =>
+  ({ ok: false, rejection: { status, code, message } }) as const;
+
+/** `application/json` or any `application/<something>+json`, parameters allowed. */
+export function isJsonContentType(header: string | null): boolean {
+  if (header === null) return false;
+  const type = header.split(";", 1)[0].trim().toLowerCase();
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+/** Reads a `POST /pix/payments` request into a validated payment message. */
+export async function readPaymentRequest(
+  request: Request,
+  options: PaymentRequestOptions,
+): Promise<PaymentRequest> {
+  if (!isJsonContentType(request.headers.get("content-type"))) {
+    return refuse(
+      415,
+      ErrorCode.REQUEST_CONTENT_TYPE,
+      `Cannot read a ${
+        request.headers.get("content-type") ?? "body without content type"
+      }: send Content-Type: application/json`,
+    );
+  }
+  const text = await readCapped(request, options.maxBodyBytes);
+  if (text === undefined) {
+    return refuse(
+      413,
+      ErrorCode.REQUEST_BODY_TOO_LARGE,
+      `Request body is larger than ${options.maxBodyBytes} bytes`,
+    );
+  }
+  const parsed = parsePaymentJson(text);
+  if (!parsed.ok) return parsed;
+  const fields = parsed.fields;
+  fields.transaction_id ??= uuidv7();
+  fields.timestamp ??= new Date().toISOString();
+  const result = validatePayment(fields, { limits: options.limits });
+  if (!result.ok) return refuse(400, result.rejection.code, result.rejection.message);
+  return { ok: true, payment: fields as unknown as PaymentMessage };
+}
+
+/** The body as text, or `undefined` when it is longer than `cap` bytes. */
+async function readCapped(request: Request, cap: number): Promise<string | undefined> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    if (Number(declared) > cap) return undefined;
+    return await request.text(); // the server holds the body to its declared length
+  }
+  if (request.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > cap) return undefined;
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+const PLAIN_AMOUNT = /^\d+(?:\.\d{1,2})?$/;
+
+/**
+ * Parses a JSON object of string or number fields into strings. Numbers keep their exact source
+ * text (never a float round trip): an `amount` of `19.9` becomes `"19.90"`, while `0.1` + `0.2`
+ * style values, more than 2 decimals or exponents stay as written and fail validation.
+ */
+export function parsePaymentJson(
+  text: string,
+): { ok: true; fields: Record<string, string> } | { ok: false; rejection: HttpRejection } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return refuse(400, ErrorCode.REQUEST_JSON_INVALID, `Cannot parse the body as JSON: ${reason}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return refuse(
+      400,
+      ErrorCode.REQUEST_NOT_AN_OBJECT,
+      `Body must be a JSON object of payment fields, not ${describe(value)}`,
+    );
+  }
+  const fields = value as Record<string, unknown>;
+  const amountIsNumber = typeof fields.amount === "number";
+  let hasNumbers = false;
+  for (const name in fields) {
+    const field = fields[name];
+    if (typeof field === "number") hasNumbers = true;
+    else if (typeof field !== "string") {
+      return refuse(
+        400,
+        ErrorCode.REQUEST_FIELD_TYPE,
+        `Field ${JSON.stringify(name.slice(0, 64))} must be a string or a number, not ${
+          describe(field)
+        }`,
+      );
+    }
+  }
+  // JSON.parse makes own data properties, so a field named "__proto__" stays a plain field.
+  if (!hasNumbers) return { ok: true, fields: fields as Record<string, string> };
+  const exact = JSON.parse(text, keepNumberSource) as Record<string, string>;
+  if (amountIsNumber && PLAIN_AMOUNT.test(exact.amount)) {
+    const cents = parseAmountCents(exact.amount);
+    if (cents !== undefined) exact.amount = formatCents(cents);
+  }
+  return { ok: true, fields: exact };
+}
+
+/** JSON.parse reviver: numbers become their source text (`context.source`). */
+function keepNumberSource(
+  this: unknown,
+  _key: string,
+  value: unknown,
+  context?: { source?: string },
+): unknown {
+  return typeof value === "number" && context?.source !== undefined ? context.source : value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}

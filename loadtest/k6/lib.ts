@@ -1,0 +1,241 @@
+/**
+ * What the fastpix k6 scenarios share: settings from `__ENV` (with one clear error for a bad
+ * value), payment generation in the project's wire format, and the summary JSON they write.
+ * Runs inside k6 (v1.x runs TypeScript natively); type-checked by `deno task k6:check`.
+ * @module
+ */
+/// <reference path="./k6_env.d.ts" />
+import exec from "k6/execution";
+import { Client, type RedisConnectionURL } from "k6/experimental/redis";
+
+/** The queue designs, as the gateway's `?design=` names them. */
+export const DESIGNS = ["stream", "list", "list-reliable", "basic"] as const;
+
+/** One of {@link DESIGNS}. */
+export type Design = typeof DESIGNS[number];
+
+/** Designs whose consumer writes confirmations (so `?wait=true` can answer). */
+export const CONFIRMING_DESIGNS: readonly Design[] = ["stream", "list", "list-reliable"];
+
+function bad(name: string, value: string, expected: string): never {
+  throw new Error(`Bad ${name}=${JSON.stringify(value)}: expected ${expected}`);
+}
+
+/** `__ENV[name]`, or `fallback` when unset or empty. */
+export function envString(name: string, fallback: string): string {
+  const value = __ENV[name];
+  return value === undefined || value === "" ? fallback : value;
+}
+
+/** A whole number from `__ENV[name]` in `[min, max]`. */
+export function envInt(name: string, fallback: number, min = 0, max = 1e9): number {
+  const text = envString(name, String(fallback));
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    bad(name, text, `a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A fraction in `[0, 1]` from `__ENV[name]` (`MAX_FAILED_RATE=0.01`). */
+export function envFraction(name: string, fallback: number): number {
+  const text = envString(name, String(fallback));
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || value > 1) bad(name, text, "a number from 0 to 1");
+  return value;
+}
+
+/** A duration in seconds from `__ENV[name]`: `90`, `90s`, `5m` or `1h`. */
+export function envSeconds(name: string, fallback: string): number {
+  const text = envString(name, fallback);
+  const m = /^(\d+)(s|m|h)?$/.exec(text);
+  if (m === null) bad(name, text, "a duration such as 30s, 5m or 1h");
+  return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? "s"] ?? 1);
+}
+
+/** A boolean from `__ENV[name]` (true/false, 1/0, yes/no). */
+export function envBool(name: string, fallback: boolean): boolean {
+  const text = envString(name, String(fallback)).toLowerCase();
+  if (["true", "1", "yes", "on"].includes(text)) return true;
+  if (["false", "0", "no", "off"].includes(text)) return false;
+  return bad(name, text, "true or false");
+}
+
+/** A comma-separated list from `__ENV[name]`, each item one of `allowed` when given. */
+export function envList<T extends string>(
+  name: string,
+  fallback: readonly T[],
+  allowed?: readonly T[],
+): T[] {
+  const text = envString(name, fallback.join(","));
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "") as T[];
+  for (const item of items) {
+    if (allowed !== undefined && !allowed.includes(item)) {
+      bad(name, text, `a comma-separated list of ${allowed.join(", ")}`);
+    }
+  }
+  if (items.length === 0) bad(name, text, "at least one item");
+  return items;
+}
+
+/** A list of whole numbers (`RAMP_RATES=500,1000,2000`). */
+export function envIntList(name: string, fallback: readonly number[]): number[] {
+  const items = envList(name, fallback.map(String));
+  return items.map((item) => {
+    if (!/^\d+$/.test(item) || Number(item) < 1) {
+      bad(name, items.join(","), "positive whole numbers");
+    }
+    return Number(item);
+  });
+}
+
+/** The gateway's base URL (`BASE_URL`, default `http://127.0.0.1:9999`), without a trailing `/`. */
+export function baseUrl(): string {
+  const url = envString("BASE_URL", "http://127.0.0.1:9999").replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/]+/.test(url)) bad("BASE_URL", url, "an http:// or https:// URL");
+  return url;
+}
+
+/** A Redis client for `REDIS_URL` (default `redis://127.0.0.1:6379`); call it in the init context. */
+export function redisClient(): Client {
+  const url = envString("REDIS_URL", "redis://127.0.0.1:6379");
+  if (!/^rediss?:\/\/[^/]+/.test(url)) bad("REDIS_URL", url, "redis://host:port");
+  return new Client(url as RedisConnectionURL);
+}
+
+/** An integer reply (`GET processed_count`, `LLEN`, ...); 0 for nil. */
+export async function redisInteger(
+  redis: Client,
+  command: string,
+  ...args: string[]
+): Promise<number> {
+  const reply = await redis.sendCommand(command, ...args);
+  return reply === null || reply === undefined ? 0 : Number(reply);
+}
+
+/** A payment in the project's wire format. */
+export interface Payment {
+  transaction_id: string;
+  backend_id: string;
+  amount: string;
+  timestamp: string;
+  payee_key: string;
+}
+
+const runTag = Date.now().toString(36);
+
+/**
+ * A new payment: a transaction id unique in this run (`k6-<run>-<vu>-<iteration>`), a backend from
+ * `backendIds`, an exact amount from 1.00 to 100,000.00 written with two decimals.
+ */
+export function makePayment(backendIds: readonly string[]): Payment {
+  const vu = exec.vu.idInTest;
+  const iteration = exec.vu.iterationInInstance;
+  const cents = 100 + Math.floor(Math.random() * 9_999_901);
+  const fraction = String(cents % 100).padStart(2, "0");
+  return {
+    transaction_id: `k6-${runTag}-${vu}-${iteration}`,
+    backend_id: backendIds[(vu + iteration) % backendIds.length],
+    amount: `${Math.floor(cents / 100)}.${fraction}`,
+    timestamp: new Date().toISOString(),
+    payee_key: `payee${vu}@fastpix.example`,
+  };
+}
+
+/** Backends to spread payments over (`BACKEND_IDS`, default `1,2,3,4`). */
+export function backendIds(): string[] {
+  const ids = envList("BACKEND_IDS", ["1", "2", "3", "4"]);
+  for (const id of ids) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      bad("BACKEND_IDS", ids.join(","), "ids of A-Z a-z 0-9 _ -");
+    }
+  }
+  return ids;
+}
+
+/** Latency percentiles in ms, named as in `compare-fifo-vs-stream`'s `latency` and `bench`. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** The part of k6's summary data the scenarios read. */
+export interface SummaryData {
+  metrics: Record<string, { type: string; values: Record<string, number> } | undefined>;
+  state: { testRunDurationMs: number };
+  setup_data?: unknown;
+}
+
+/** Trend stats every scenario asks k6 to keep (`options.summaryTrendStats`). */
+export const TREND_STATS = ["avg", "min", "med", "max", "p(50)", "p(95)", "p(99)", "count"];
+
+const round = (ms: number | undefined) => Math.round((ms ?? 0) * 1000) / 1000;
+
+/** The latency summary of trend `name` (e.g. `http_req_duration{design:stream}`). */
+export function latencyOf(data: SummaryData, name: string): LatencySummary {
+  const v = data.metrics[name]?.values ?? {};
+  return {
+    count: v.count ?? 0,
+    p50: round(v["p(50)"]),
+    p95: round(v["p(95)"]),
+    p99: round(v["p(99)"]),
+    max: round(v.max),
+    mean: round(v.avg),
+  };
+}
+
+/** `count` of counter `name` (0 when it never got a sample). */
+export function countOf(data: SummaryData, name: string): number {
+  return data.metrics[name]?.values.count ?? 0;
+}
+
+/** `rate` of rate metric `name` (0 when it never got a sample). */
+export function rateOf(data: SummaryData, name: string): number {
+  return data.metrics[name]?.values.rate ?? 0;
+}
+
+/** Last `value` of gauge `name` (`null` when it never got a sample). */
+export function gaugeOf(data: SummaryData, name: string): number | null {
+  return data.metrics[name]?.values.value ?? null;
+}
+
+/** A design's throughput as `compare-fifo-vs-stream` writes it (one run). */
+export function throughputRun(payments: number, seconds: number) {
+  return { payments, seconds, perSecond: Math.round(payments / seconds * 10) / 10 };
+}
+
+/**
+ * What `handleSummary` returns: JSON at `SUMMARY_JSON` (default `k6-<scenario>-summary.json` in
+ * the working folder) shaped like `compare-fifo-vs-stream`'s (`at`, `command`, `options`,
+ * `results[]` with `design`, `throughput[]`, `latency`), and `lines` on stdout.
+ */
+export function summaryOutputs(
+  scenario: string,
+  doc: { options: Record<string, unknown>; results: unknown[] },
+  lines: string[],
+): Record<string, string> {
+  const path = envString("SUMMARY_JSON", `k6-${scenario}-summary.json`);
+  const full = {
+    at: new Date().toISOString(),
+    command: `k6 run loadtest/k6/${scenario}.ts`,
+    tool: "k6",
+    scenario,
+    ...doc,
+  };
+  return {
+    stdout: [...lines, `summary JSON: ${path}`, ""].join("\n"),
+    [path]: JSON.stringify(full, null, 2) + "\n",
+  };
+}
+
+/** A fixed-width text table. */
+export function table(head: string[], rows: (string | number)[][]): string[] {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join("  ");
+  return [line(cells[0]), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)];
+}
