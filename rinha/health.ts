@@ -39,6 +39,7 @@ export class HealthMonitor {
   #timer?: ReturnType<typeof setInterval>;
   #running = false;
   #leader = false;
+  #stopped = false;
   /** Health calls this instance made. */
   calls = 0;
 
@@ -59,6 +60,7 @@ export class HealthMonitor {
       try {
         await this.tick();
       } catch (error) {
+        if (this.#stopped) return;
         this.#opts.logger.warn(`health loop failed: ${errorMessage(error)}; retrying`);
       } finally {
         this.#running = false;
@@ -70,6 +72,7 @@ export class HealthMonitor {
 
   /** Stops the loop and gives up leadership. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     if (this.#leader) {
       this.#leader = false;

@@ -7,10 +7,11 @@
  * - the processors' delay and failure change on the challenge's schedule;
  * - every 10 s the processors' admin summaries, then the backend's, are compared over
  *   [now − 10 s, now − 100 ms]; the difference goes to `payments_inconsistency`;
- * - teardown reads the totals; `handleSummary` writes the report (p99, payments per processor,
- *   inconsistencies, net after fees, the challenge's score) to SUMMARY_PATH.
+ * - teardown reads the totals; `handleSummary` prints and writes (SUMMARY_JSON, default
+ *   `k6-rinha-summary.json`) p99, payments per processor, inconsistencies, lag, net after fees
+ *   and the challenge's score.
  *
- *   k6 run -e BASE_URL=http://localhost:9999 loadtest/k6/rinha.ts
+ *   k6 run -e BASE_URL=http://127.0.0.1:9999 loadtest/k6/rinha.ts
  * @module
  */
 import http from "k6/http";
@@ -18,17 +19,27 @@ import { check, sleep } from "k6";
 import exec from "k6/execution";
 import { Counter } from "k6/metrics";
 import type { Options, Scenario } from "k6/options";
+import {
+  baseUrl,
+  countOf,
+  envInt,
+  envString,
+  latencyOf,
+  type SummaryData,
+  summaryOutputs,
+  table,
+  TREND_STATS,
+} from "./lib.ts";
 
-const BASE_URL = __ENV.BASE_URL ?? "http://localhost:9999";
+const BASE_URL = baseUrl();
 const PROCESSORS = {
-  default: __ENV.PROCESSOR_DEFAULT_URL ?? "http://localhost:8001",
-  fallback: __ENV.PROCESSOR_FALLBACK_URL ?? "http://localhost:8002",
+  default: envString("PROCESSOR_DEFAULT_URL", "http://127.0.0.1:8001"),
+  fallback: envString("PROCESSOR_FALLBACK_URL", "http://127.0.0.1:8002"),
 } as const;
 type Processor = keyof typeof PROCESSORS;
-const TOKEN = __ENV.TOKEN ?? "123";
-const MAX_RATE = Number(__ENV.MAX_RATE ?? 600);
-const DURATION_S = Number(__ENV.DURATION_S ?? 60);
-const SUMMARY_PATH = __ENV.SUMMARY_PATH ?? "loadtest/results/k6-rinha.json";
+const TOKEN = envString("TOKEN", "123");
+const MAX_RATE = envInt("MAX_RATE", 600, 1, 100_000);
+const DURATION_S = envInt("DURATION_S", 60, 6, 86_400);
 const AMOUNT = 19.9;
 
 /** The challenge's schedule: [second, default delay, default failure, fallback delay, fallback failure]. */
@@ -62,7 +73,7 @@ const stageScenarios: Record<string, Scenario> = Object.fromEntries(SCHEDULE.map
 ]));
 
 export const options: Options = {
-  summaryTrendStats: ["p(50)", "p(99)", "max", "count"],
+  summaryTrendStats: TREND_STATS,
   thresholds: {
     "http_req_duration{target:backend}": ["p(99)<3"],
     "http_req_failed{target:backend}": ["rate<0.01"],
@@ -230,46 +241,41 @@ export function teardown(): void {
   );
 }
 
-/** The part of k6's end-of-test data this script reads. */
-interface SummaryData {
-  metrics: Record<string, { values: Record<string, number> } | undefined>;
-}
-
 export function handleSummary(data: SummaryData): Record<string, string> {
-  const value = (metric: string, stat: string) => data.metrics[metric]?.values[stat] ?? 0;
-  const p99 = value("http_req_duration{target:backend}", "p(99)") ||
-    value("http_req_duration", "p(99)");
-  const grossAmount = value("default_total_amount", "count") +
-    value("fallback_total_amount", "count");
-  const fees = value("default_total_fee", "count") + value("fallback_total_fee", "count");
-  const processed = value("default_total_requests", "count") +
-    value("fallback_total_requests", "count");
-  const acceptedCount = value("payments_accepted", "count");
-  const inconsistent = value("payments_inconsistency", "count") > 0 || processed !== acceptedCount;
-  const net = grossAmount - fees;
-  const bonus = Math.max((11 - p99) * 0.02, 0);
-  const fine = inconsistent ? 0.35 : 0;
-  const report = {
-    p99Ms: p99,
-    payments: { accepted: acceptedCount, refused: value("payments_refused", "count"), processed },
-    default: {
-      count: value("default_total_requests", "count"),
-      amount: value("default_total_amount", "count"),
-      fee: value("default_total_fee", "count"),
-    },
-    fallback: {
-      count: value("fallback_total_requests", "count"),
-      amount: value("fallback_total_amount", "count"),
-      fee: value("fallback_total_fee", "count"),
-    },
-    lag: acceptedCount - processed,
-    inconsistencyAmount: value("payments_inconsistency", "count"),
-    net,
-    score: net + net * bonus - net * fine,
-  };
-  const text = `p99 ${p99.toFixed(2)} ms, accepted ${acceptedCount}, processed ${processed} ` +
-    `(default ${report.default.count}, fallback ${report.fallback.count}), ` +
-    `inconsistency ${report.inconsistencyAmount.toFixed(2)}, net ${net.toFixed(2)}, ` +
-    `score ${report.score.toFixed(2)}\n`;
-  return { stdout: text, [SUMMARY_PATH]: JSON.stringify(report, null, 2) };
+  const backend = latencyOf(data, "http_req_duration{target:backend}");
+  const amount = (p: Processor) => countOf(data, `${p}_total_amount`);
+  const fee = (p: Processor) => countOf(data, `${p}_total_fee`);
+  const count = (p: Processor) => countOf(data, `${p}_total_requests`);
+  const accepted = countOf(data, "payments_accepted");
+  const processed = count("default") + count("fallback");
+  const inconsistencyAmount = countOf(data, "payments_inconsistency");
+  const net = amount("default") + amount("fallback") - fee("default") - fee("fallback");
+  const bonus = Math.max((11 - backend.p99) * 0.02, 0);
+  const fine = inconsistencyAmount > 0 || processed !== accepted ? 0.35 : 0;
+  const score = net + net * bonus - net * fine;
+  const money = (v: number) => v.toFixed(2);
+  const lines = [
+    ...table(["processor", "payments", "amount", "fee"], [
+      ["default", count("default"), money(amount("default")), money(fee("default"))],
+      ["fallback", count("fallback"), money(amount("fallback")), money(fee("fallback"))],
+    ]),
+    `backend HTTP p50 ${backend.p50} ms, p99 ${backend.p99} ms; accepted ${accepted}, ` +
+    `lag ${accepted - processed}, inconsistency ${money(inconsistencyAmount)}; ` +
+    `net ${money(net)}, score ${money(score)}`,
+  ];
+  return summaryOutputs("rinha", {
+    options: { maxRate: MAX_RATE, durationS: DURATION_S, baseUrl: BASE_URL },
+    results: [{
+      latency: backend,
+      requests: { accepted, refused: countOf(data, "payments_refused") },
+      processed: {
+        default: { count: count("default"), amount: amount("default"), fee: fee("default") },
+        fallback: { count: count("fallback"), amount: amount("fallback"), fee: fee("fallback") },
+      },
+      lag: accepted - processed,
+      inconsistencyAmount,
+      net,
+      score,
+    }],
+  }, lines);
 }
