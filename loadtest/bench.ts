@@ -4,10 +4,11 @@
  * @module
  */
 import {
-  type ChildTool,
+  ChildTool,
   createRedis,
   type LatencySummary,
   pingWithin,
+  PostgresServer,
   RedisServer,
   spawnConsumer,
 } from "@fastpix/pix";
@@ -17,6 +18,8 @@ import { inject, makePayment, RANDOM_BACKEND_IDS, streamEnqueuer } from "@fastpi
 export interface BenchOptions {
   /** Use this Redis instead of starting a private one (its data is flushed only if private). */
   redisUrl?: string;
+  /** Turn the PostgreSQL ledger on (a private PostgreSQL, migrated, handed to the consumer). */
+  ledger?: boolean;
   /** Payments in the max-speed run (and in the backlog the consumer drains first). */
   payments: number;
   /** Payments sent first and not measured. */
@@ -65,6 +68,7 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
     url = server.url;
   }
   let consumer: ChildTool | undefined;
+  let postgres: PostgresServer | undefined;
   const redis = createRedis(url, { name: "bench" });
   try {
     // Backlog drain: the consumer alone, with no injector competing for the CPU.
@@ -78,10 +82,21 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
       );
     }
     const before = Number(await redis.get("processed_count") ?? 0);
+    let postgresDsn = "";
+    if (o.ledger) {
+      postgres = await PostgresServer.start();
+      postgresDsn = await postgres.createDatabase("fastpix_bench");
+      const migrate = new ChildTool("consumer/migrate_command.ts", {
+        env: { POSTGRES_DSN: postgresDsn },
+      });
+      const migrated = await migrate.finished();
+      if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.output}`);
+      onLine(`ledger on: private PostgreSQL at ${postgresDsn}`);
+    }
     consumer = spawnConsumer(url, {
       name: "bench_consumer",
       args: ["--concurrency", String(o.consumerLoops), "--batch-size", String(o.consumerBatchSize)],
-      env: { LOG_LEVEL: "warn" },
+      env: { LOG_LEVEL: "warn", POSTGRES_DSN: postgresDsn },
       echo: true,
     });
     const common = {
@@ -168,5 +183,6 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
     consumer?.kill("SIGTERM");
     await consumer?.finished();
     await server?.stop();
+    await postgres?.stop();
   }
 }

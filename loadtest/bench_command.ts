@@ -64,6 +64,7 @@ const program = new Command("bench")
     "compare one Redis with a private 3-master cluster at 1 and 3 partitions (drain and max speed)",
     false,
   )
+  .option("--ledger", "turn the PostgreSQL ledger on (a private PostgreSQL, migrated)", false)
   .action(async (opts) => {
     if (opts.cluster) return await clusterBench(opts);
     const result = await runBench({
@@ -77,6 +78,7 @@ const program = new Command("bench")
       injectBatchSize: opts.batchSize,
       injectThreads: opts.threads,
       latencyBatchSize: opts.latencyBatch,
+      ledger: opts.ledger,
     }, (line) => console.error(line));
     const table = new Table({
       head: [
