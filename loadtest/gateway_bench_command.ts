@@ -7,7 +7,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { intIn, parseRedisUrl, runCommand } from "@fastpix/pix";
+import { intIn, parseRedisUrl, runCommand, UserError } from "@fastpix/pix";
 import { runGatewayBench } from "./gateway_bench.ts";
 
 const program = new Command("bench:gateway")
@@ -93,6 +93,14 @@ const program = new Command("bench:gateway")
     await Deno.writeTextFile(path, JSON.stringify(r, null, 2) + "\n");
     console.log(`written ${path}`);
     if (r.lost > 0) Deno.exit(1);
+    const refused = w.non2xx + w.socketErrors;
+    if (refused > 0) {
+      // A rate of refused requests measures nothing users care about: say so and fail.
+      throw new UserError(
+        `${refused} of ${w.requests} requests were not accepted (non-2xx or socket errors): ` +
+          "the figures above do not measure accepted payments",
+      );
+    }
   });
 
 if (import.meta.main) await runCommand(program);

@@ -5,7 +5,7 @@ wrk.headers["Content-Type"] = "application/json"
 local n = 0
 request = function()
   n = n + 1
-  local body = string.format('{"backend_id":"%d","amount":"%d.%02d","payee_key":"bench@fastpix"}',
+  local body = string.format('{"backend_id":"%d","amount":"%d.%02d","payee_key":"bench@fastpix.example"}',
     n % 4 + 1, 1 + n % 1000, n % 100)
   return wrk.format(nil, nil, nil, body)
 end
