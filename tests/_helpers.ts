@@ -17,12 +17,7 @@ import {
   spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/pix";
 import { makePayment, streamEnqueuer } from "@fastpix/simulators";
-import {
-  CONSUMER_DEFAULTS,
-  type ConsumerStats,
-  type StreamConsumer,
-  type StreamConsumerOptions,
-} from "@fastpix/consumer";
+import { CONSUMER_DEFAULTS, type StreamConsumerOptions } from "@fastpix/consumer";
 
 export { ChildTool, PostgresServer, RedisServer };
 
@@ -182,11 +177,11 @@ export function consumerOptions(
   };
 }
 
-/** Runs an in-process consumer until `done` holds, then stops it gracefully; resolves to its stats. */
-export async function consumeUntil(
-  consumer: StreamConsumer,
+/** Runs an in-process consumer (any design) until `done` holds, then stops it gracefully. */
+export async function consumeUntil<T>(
+  consumer: { run(): Promise<T>; stop(): void },
   done: () => Promise<boolean>,
-): Promise<ConsumerStats> {
+): Promise<T> {
   const running = consumer.run();
   try {
     await waitFor("the consumer to finish", done);

@@ -3,18 +3,13 @@
  * redeliveries, reclaim of a dead consumer's entries, trimming.
  */
 import assert from "node:assert/strict";
-import {
-  applyBatch,
-  buildBatch,
-  CONSUMER_DEFAULTS,
-  type RawEntry,
-  StreamConsumer,
-  type StreamConsumerOptions,
-} from "@fastpix/consumer";
+import { applyBatch, buildBatch, type RawEntry, StreamConsumer } from "@fastpix/consumer";
 import { dlqKey, ErrorCode, fieldsToRecord } from "@fastpix/pix";
 import {
   client,
   confirmationsOf,
+  consumerOptions,
+  consumeUntil,
   INTEGRATION,
   pendingCount,
   sendPayments,
@@ -23,33 +18,6 @@ import {
   sumAmounts,
   waitFor,
 } from "./_helpers.ts";
-
-function consumerOptions(
-  url: string,
-  overrides: Partial<StreamConsumerOptions> = {},
-): StreamConsumerOptions {
-  return {
-    ...CONSUMER_DEFAULTS,
-    redisUrl: url,
-    stream: "pix_payments",
-    group: "pix_consumers",
-    consumerName: "test_consumer",
-    responsePrefix: "backend_bacen_response_",
-    blockMs: 50,
-    ...overrides,
-  };
-}
-
-/** Runs a consumer until `done` holds, then stops it gracefully. */
-async function consumeUntil(consumer: StreamConsumer, done: () => Promise<boolean>) {
-  const running = consumer.run();
-  try {
-    await waitFor("the consumer to finish", done);
-  } finally {
-    consumer.stop();
-  }
-  return await running;
-}
 
 Deno.test(
   "happy path: every payment confirmed once to its backend, totals exact",

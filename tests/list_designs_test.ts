@@ -26,12 +26,12 @@ import { listEnqueuer, makePayment } from "@fastpix/simulators";
 import {
   client,
   confirmationsOf,
+  consumeUntil,
   INTEGRATION,
   pendingCount,
   sendPayments,
   startRedis,
   sumAmounts,
-  waitFor,
 } from "./_helpers.ts";
 
 const SOURCE = "source_list_0";
@@ -60,20 +60,6 @@ async function pushPayments(redis: Redis, count: number): Promise<PaymentMessage
     all.push(...batch);
   }
   return all;
-}
-
-/** Runs a consumer until `done` holds, then stops it gracefully. */
-async function runUntil<T>(
-  consumer: { run(): Promise<T>; stop(): void },
-  done: () => Promise<boolean>,
-): Promise<T> {
-  const running = consumer.run();
-  try {
-    await waitFor("the consumer to finish", done);
-  } finally {
-    consumer.stop();
-  }
-  return await running;
 }
 
 const count = async (redis: Redis) => Number(await redis.get("processed_count"));
@@ -162,7 +148,7 @@ for (const design of ["list", "list-reliable"] as const) {
       const consumer: ListConsumerBase = design === "list"
         ? new ListConsumer(options)
         : new ReliableListConsumer({ ...options, heartbeatTtlMs: 2000 });
-      const stats = await runUntil(
+      const stats = await consumeUntil(
         consumer,
         async () => (await count(redis)) >= 3001 && (await redis.xlen(`${SOURCE}:dlq`)) >= 4,
       );
@@ -202,7 +188,7 @@ Deno.test(
       ...listOptions(server.url, "rescuer"),
       heartbeatTtlMs: 300,
     });
-    const stats = await runUntil(consumer, async () => (await count(redis)) >= 50);
+    const stats = await consumeUntil(consumer, async () => (await count(redis)) >= 50);
 
     assert.equal(stats.recovered, 50);
     assert.equal(await count(redis), 50);
@@ -257,7 +243,7 @@ Deno.test(
       idleThresholdMs: 200,
       blockMs: 50,
     }); // deno-fmt-ignore
-    const stats = await runUntil(
+    const stats = await consumeUntil(
       consumer,
       async () => (await count(redis)) >= 600 && (await pendingCount(redis, "pix_payments")) === 0,
     );
