@@ -3,6 +3,7 @@
  * injector waiting for every confirmation. One consumer process (with N loops), a private Redis.
  * @module
  */
+import { type MachineInfo, machineInfo } from "./machine.ts";
 import {
   ChildTool,
   createRedis,
@@ -54,7 +55,7 @@ export interface BenchRun {
 /** What `deno task bench` prints and writes. */
 export interface BenchResult {
   at: string;
-  machine: { cpus: number; os: string; deno: string; redis: string };
+  machine: MachineInfo & { redis: string };
   options: BenchOptions;
   runs: BenchRun[];
 }
@@ -171,9 +172,7 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
     return {
       at: new Date().toISOString(),
       machine: {
-        cpus: navigator.hardwareConcurrency,
-        os: `${Deno.build.os} ${Deno.build.arch}`,
-        deno: Deno.version.deno,
+        ...await machineInfo(),
         redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
       },
       options: o,

@@ -3,6 +3,7 @@
  * (`loadtest/results/bench-<time>.json`, or `--json PATH`). A benchmark, not a test.
  * @module
  */
+import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseRedisUrl, runCommand } from "@fastpix/pix";
@@ -110,7 +111,7 @@ const program = new Command("bench")
     }
     console.log(table.toString());
     const m = result.machine;
-    console.log(`machine: ${m.cpus} CPUs, ${m.os}, Deno ${m.deno}, Redis ${m.redis}`);
+    console.log(`${describeMachine(m)}, Redis ${m.redis}`);
     const path = opts.json ?? `loadtest/results/bench-${result.at.replace(/[:.]/g, "-")}.json`;
     await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${path}`).pathname, { recursive: true });
     await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");

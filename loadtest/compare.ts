@@ -10,6 +10,7 @@
  * for the CPU while consumers are measured.
  * @module
  */
+import { type MachineInfo, machineInfo } from "./machine.ts";
 import {
   createLatencyHistogram,
   createRedis,
@@ -152,14 +153,7 @@ export interface DesignResult {
 export interface CompareResult {
   at: string;
   command: string;
-  machine: {
-    cpus: number;
-    cpuModel: string;
-    os: string;
-    deno: string;
-    redis: string;
-    loadAverage: number[];
-  };
+  machine: MachineInfo & { redis: string };
   options: CompareOptions;
   results: DesignResult[];
 }
@@ -189,7 +183,8 @@ export async function runCompare(
   const killAll = () => sets.forEach((s) => s.killAll());
   options.signal?.addEventListener("abort", killAll);
   try {
-    const machine = await machineInfo(redis);
+    const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?";
+    const machine = { ...await machineInfo(), redis: redisVersion };
     const results: DesignResult[] = [];
     for (const design of o.designs) {
       const log = (s: string) => onLine(`${design}: ${s}`);
@@ -203,22 +198,6 @@ export async function runCompare(
     redis.disconnect();
     await server.stop();
   }
-}
-
-async function machineInfo(redis: Redis): Promise<CompareResult["machine"]> {
-  const info = await redis.info("server");
-  let cpuModel = "?";
-  try {
-    cpuModel = /model name\s*:\s*(.+)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1] ?? "?";
-  } catch { /* not Linux */ }
-  return {
-    cpus: navigator.hardwareConcurrency,
-    cpuModel,
-    os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
-    deno: Deno.version.deno,
-    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? "?",
-    loadAverage: Deno.loadavg().map((x) => Math.round(x * 100) / 100),
-  };
 }
 
 /** The phases of one design. */

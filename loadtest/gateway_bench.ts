@@ -3,6 +3,7 @@
  * private Redis, driven by Debian's `wrk` over loopback for a bounded time. A benchmark, not a test.
  * @module
  */
+import { type MachineInfo, machineInfo } from "./machine.ts";
 import {
   createRedis,
   ensureDebianBinary,
@@ -56,7 +57,7 @@ export interface WrkResult {
 /** What `deno task bench:gateway` prints and writes. */
 export interface GatewayBenchResult {
   at: string;
-  machine: { cpus: number; os: string; deno: string; wrk: string; loadavg: number[] };
+  machine: MachineInfo & { wrk: string };
   options: GatewayBenchOptions;
   result: WrkResult;
   /** Entries the measured run added to the stream. */
@@ -200,13 +201,7 @@ export async function runGatewayBench(
     ).split("\n")[0].trim();
     return {
       at: new Date().toISOString(),
-      machine: {
-        cpus: navigator.hardwareConcurrency,
-        os: `${Deno.build.os} ${Deno.build.arch}`,
-        deno: Deno.version.deno,
-        wrk: wrkVersion,
-        loadavg: Deno.loadavg(),
-      },
+      machine: { ...await machineInfo(), wrk: wrkVersion },
       options: o,
       result,
       enqueued,

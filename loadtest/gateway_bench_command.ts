@@ -5,6 +5,7 @@
  * Flags after `--` go to the gateway (`-- --batch-max 1` measures without micro-batching).
  * @module
  */
+import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseRedisUrl, runCommand, UserError } from "@fastpix/pix";
@@ -83,11 +84,7 @@ const program = new Command("bench:gateway")
     ]);
     console.log(table.toString());
     const m = r.machine;
-    console.log(
-      `machine: ${m.cpus} CPUs, ${m.os}, Deno ${m.deno}, ${m.wrk}, load average ${
-        m.loadavg.map((l) => l.toFixed(2)).join(" ")
-      } at the end`,
-    );
+    console.log(`${describeMachine(m)} at the end, ${m.wrk}`);
     const path = opts.json ?? `loadtest/results/gateway-bench-${r.at.replace(/[:.]/g, "-")}.json`;
     await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${path}`).pathname, { recursive: true });
     await Deno.writeTextFile(path, JSON.stringify(r, null, 2) + "\n");

@@ -11,3 +11,4 @@ export * from "./cluster_bench.ts";
 export * from "./gateway_bench.ts";
 export * from "./gateway_process.ts";
 export * from "./rinha_bench.ts";
+export * from "./machine.ts";

@@ -7,6 +7,7 @@
  * the lag at the end, and the net amount after fees with the challenge's scoring.
  * @module
  */
+import { type MachineInfo, machineInfo } from "./machine.ts";
 import {
   ChildTool,
   createLatencyHistogram,
@@ -77,7 +78,7 @@ export interface Check {
 /** What `deno task bench:rinha` prints and writes. */
 export interface RinhaBenchReport {
   at: string;
-  machine: { cpus: number; os: string; deno: string };
+  machine: MachineInfo;
   options: Omit<RinhaBenchOptions, "schedule"> & { schedule: string };
   requests: { sent: number; accepted: number; failed: number };
   latency: { all: LatencySummary; payments: LatencySummary; summary: LatencySummary };
@@ -436,7 +437,7 @@ async function measure(
     BigInt(Math.round(Number(net) * fine));
   return {
     at: new Date().toISOString(),
-    machine: { cpus: navigator.hardwareConcurrency, os: Deno.build.os, deno: Deno.version.deno },
+    machine: await machineInfo(),
     options: { ...o, schedule: o.schedule === RINHA_SCHEDULE ? "rinha" : "custom" },
     requests,
     latency: {
