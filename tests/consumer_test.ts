@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { applyBatch, buildBatch, type RawEntry, StreamConsumer } from "@fastpix/consumer";
-import { dlqKey, ErrorCode, fieldsToRecord } from "@fastpix/pix";
+import { dlqKey, ErrorCode, fieldsToRecord, type Redis } from "@fastpix/pix";
 import {
   client,
   confirmationsOf,
@@ -18,6 +18,21 @@ import {
   sumAmounts,
   waitFor,
 } from "./_helpers.ts";
+
+/** Sends `count` payments (backends 1 and 2), reads them as consumer c1 and lays out their batch. */
+async function pendingBatch(redis: Redis, url: string, count: number) {
+  await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "0", "MKSTREAM");
+  const payments = await sendPayments(redis, count, { backendIds: ["1", "2"] });
+  const reply = await redis.xreadgroup(
+    "GROUP",
+    "pix_consumers",
+    "c1",
+    "STREAMS",
+    "pix_payments",
+    ">",
+  ) as [string, RawEntry[]][];
+  return { payments, batch: buildBatch(reply[0][1], consumerOptions(url)) };
+}
 
 Deno.test(
   "happy path: every payment confirmed once to its backend, totals exact",
@@ -249,17 +264,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = client(server.url);
-    await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "0", "MKSTREAM");
-    const payments = await sendPayments(redis, 50, { backendIds: ["1", "2"] });
-    const reply = await redis.xreadgroup(
-      "GROUP",
-      "pix_consumers",
-      "c1",
-      "STREAMS",
-      "pix_payments",
-      ">",
-    ) as [string, RawEntry[]][];
-    const batch = buildBatch(reply[0][1], consumerOptions(server.url));
+    const { payments, batch } = await pendingBatch(redis, server.url, 50);
     assert.deepEqual((await applyBatch(redis, batch)).slice(0, 4), [50, 0, 0, 0]);
     const state = async () => [
       await redis.get("processed_count"),
@@ -366,17 +371,7 @@ Deno.test(
   async () => {
     await using server = await startRedis();
     const redis = client(server.url);
-    await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "0", "MKSTREAM");
-    const payments = await sendPayments(redis, 40, { backendIds: ["1", "2"] });
-    const reply = await redis.xreadgroup(
-      "GROUP",
-      "pix_consumers",
-      "c1",
-      "STREAMS",
-      "pix_payments",
-      ">",
-    ) as [string, RawEntry[]][];
-    const batch = buildBatch(reply[0][1], consumerOptions(server.url));
+    const { payments, batch } = await pendingBatch(redis, server.url, 40);
     // Someone wrote a plain string where backend 2's confirmation stream should be.
     await redis.set("backend_bacen_response_2", "oops");
     await assert.rejects(
