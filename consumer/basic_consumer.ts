@@ -10,15 +10,17 @@
 import {
   createLogger,
   createRedis,
-  DEFAULT_LIMITS,
-  dlqKey,
   errorMessage,
-  fieldsToRecord,
   type Logger,
   LuaScript,
-  PROCESSED_COUNT_KEY,
   reconnectDelayMs,
   type Redis,
+} from "@fastpix/infra";
+import {
+  DEFAULT_LIMITS,
+  dlqKey,
+  fieldsToRecord,
+  PROCESSED_COUNT_KEY,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
   validatePayment,

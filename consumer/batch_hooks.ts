@@ -8,7 +8,7 @@
  * `applied`. If `prepare` or `apply` throws, `failed` is told and every entry stays pending.
  * @module
  */
-import type { RedisClient as Redis } from "@fastpix/pix";
+import type { RedisClient as Redis } from "@fastpix/infra";
 import type { Batch, RawEntry, StreamConsumerOptions } from "./stream_consumer.ts";
 
 /** What hooks know about the batch in hand. */

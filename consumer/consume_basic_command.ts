@@ -8,18 +8,17 @@ import { Command } from "@commander-js/extra-typings";
 import {
   blockMsOption,
   consumerNameOption,
-  createLogger,
-  DEFAULT_LIMITS,
   groupOption,
   idleThresholdOption,
   maxAmountOption,
-  redactUrl,
   redisUrlOption,
   runCommand,
   settleMsOption,
   stopOnSignals,
   streamOption,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
+import { createLogger, redactUrl } from "@fastpix/infra";
+import { DEFAULT_LIMITS } from "@fastpix/pix";
 import { BasicStreamConsumer } from "./basic_consumer.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 

@@ -9,9 +9,6 @@ import {
   blockMsOption,
   consumerBatchSizeOption,
   consumerNameOption,
-  createLogger,
-  DEFAULT_LIMITS,
-  describeTarget,
   groupOption,
   idleThresholdOption,
   intIn,
@@ -19,11 +16,9 @@ import {
   markTtlOption,
   maxAmountOption,
   maxDeliveriesOption,
-  ownedPartitions,
   partitionsOfOption,
   partitionsOption,
   postgresDsnOption,
-  redactUrl,
   redisClusterOption,
   redisUrlOption,
   resolveMaxDeliveries,
@@ -34,8 +29,9 @@ import {
   stopOnSignals,
   streamMaxlenOption,
   streamOption,
-  UserError,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
+import { createLogger, describeTarget, ownedPartitions, redactUrl } from "@fastpix/infra";
+import { DEFAULT_LIMITS, UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
 import { combineHooks } from "./batch_hooks.ts";

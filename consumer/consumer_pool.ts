@@ -5,7 +5,7 @@
  * one partition, on its own connection (a blocking read holds its connection).
  * @module
  */
-import { partitionTags } from "@fastpix/pix";
+import { partitionTags } from "@fastpix/infra";
 import {
   type ConsumerStats,
   emptyStats,

@@ -9,7 +9,8 @@
  * consumer's `pix:done:<transaction_id>` marks).
  * @module
  */
-import { dlqKey, fieldsToRecord, type Redis } from "@fastpix/pix";
+import { dlqKey, fieldsToRecord } from "@fastpix/pix";
+import type { Redis } from "@fastpix/infra";
 
 /** One dead letter. */
 export interface DeadLetter {

@@ -5,17 +5,9 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import {
-  createRedis,
-  dlqKey,
-  intIn,
-  type Redis,
-  redisUrlOption,
-  requireRedis,
-  runCommand,
-  streamOption,
-  UserError,
-} from "@fastpix/pix";
+import { createRedis, type Redis, requireRedis } from "@fastpix/infra";
+import { dlqKey, UserError } from "@fastpix/pix";
+import { intIn, redisUrlOption, runCommand, streamOption } from "@fastpix/cli";
 import {
   type DeadLetterSelection,
   listDeadLetters,

@@ -3,7 +3,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { postgresDsnOption, redactUrl, runCommand } from "@fastpix/pix";
+import { postgresDsnOption, runCommand } from "@fastpix/cli";
+import { redactUrl } from "@fastpix/infra";
 import { migrate, requirePostgres } from "./ledger/mod.ts";
 
 const program = new Command("migrate")

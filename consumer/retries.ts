@@ -9,15 +9,8 @@
  * message), written when processing fails and cleared when the entry is finally applied.
  * @module
  */
-import {
-  createLogger,
-  errorMessage,
-  fieldsToRecord,
-  lastErrorKey,
-  type Logger,
-  type Payment,
-  validatePayment,
-} from "@fastpix/pix";
+import { createLogger, errorMessage, type Logger } from "@fastpix/infra";
+import { fieldsToRecord, lastErrorKey, type Payment, validatePayment } from "@fastpix/pix";
 import { type BatchHooks, type BatchInfo, deliveriesOf } from "./batch_hooks.ts";
 import type { RawEntry } from "./stream_consumer.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { intIn, postgresDsnOption, runCommand } from "@fastpix/pix";
+import { intIn, postgresDsnOption, runCommand } from "@fastpix/cli";
 import {
   formatLedgerStats,
   readLedgerStats,

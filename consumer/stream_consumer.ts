@@ -7,28 +7,30 @@
  */
 import {
   BACKEND_ID_PATTERN,
+  DEFAULT_LIMITS,
+  ErrorCode,
+  fieldsToRecord,
+  formatCents,
+  LATENCY_KEY,
+  responseStreamKey,
+  type StreamKeys,
+  streamKeys,
+  validatePayment,
+  type ValidationLimits,
+} from "@fastpix/pix";
+import {
   createClient,
   createLatencyHistogram,
   createLogger,
-  DEFAULT_LIMITS,
-  ErrorCode,
   errorMessage,
-  fieldsToRecord,
-  formatCents,
   isCommandTimeout,
-  LATENCY_KEY,
   type Logger,
   LuaScript,
   reconnectDelayMs,
   recordMs,
   type RedisClient,
-  responseStreamKey,
-  type StreamKeys,
-  streamKeys,
   summarize,
-  validatePayment,
-  type ValidationLimits,
-} from "@fastpix/pix";
+} from "@fastpix/infra";
 import { safeTrimId } from "./trim.ts";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 

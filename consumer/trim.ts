@@ -3,7 +3,7 @@
  * group still needs (pending, or not yet delivered).
  * @module
  */
-import type { RedisClient } from "@fastpix/pix";
+import type { RedisClient } from "@fastpix/infra";
 
 /** Compares stream ids (`ms-seq`). */
 export function compareIds(a: string, b: string): number {

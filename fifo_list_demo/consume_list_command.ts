@@ -3,7 +3,7 @@
  * killed while holding popped payloads loses them).
  * @module
  */
-import { runCommand } from "@fastpix/pix";
+import { runCommand } from "@fastpix/cli";
 import { listConsumerCommand, listConsumerOptions, runListConsumer } from "./list_command.ts";
 import { ListConsumer } from "./list_consumer.ts";
 

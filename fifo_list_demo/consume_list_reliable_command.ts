@@ -3,7 +3,7 @@
  * heartbeat, reaper of dead consumers' processing lists).
  * @module
  */
-import { idleThresholdOption, runCommand } from "@fastpix/pix";
+import { idleThresholdOption, runCommand } from "@fastpix/cli";
 import { listConsumerCommand, listConsumerOptions, runListConsumer } from "./list_command.ts";
 import { ReliableListConsumer } from "./reliable_list_consumer.ts";
 

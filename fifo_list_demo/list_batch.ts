@@ -8,14 +8,13 @@ import {
   dlqKey,
   DONE_MARK_PREFIX,
   formatCents,
-  LuaScript,
   PROCESSED_COUNT_KEY,
-  type Redis,
   responseStreamKey,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
   type ValidationLimits,
 } from "@fastpix/pix";
+import { LuaScript, type Redis } from "@fastpix/infra";
 import { validateListPayload } from "./payload.ts";
 
 const applyListBatchScript = LuaScript.fromFile(

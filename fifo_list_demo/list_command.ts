@@ -8,18 +8,17 @@ import {
   blockMsOption,
   consumerBatchSizeOption,
   consumerNameOption,
-  createLogger,
-  DEFAULT_LIMITS,
   intIn,
   markTtlOption,
   maxAmountOption,
-  redactUrl,
   redisUrlOption,
   responseMaxlenOption,
   responsePrefixOption,
   settleMsOption,
   stopOnSignals,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
+import { createLogger, redactUrl } from "@fastpix/infra";
+import { DEFAULT_LIMITS } from "@fastpix/pix";
 import {
   LIST_CONSUMER_DEFAULTS,
   type ListConsumerBase,

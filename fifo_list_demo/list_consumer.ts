@@ -9,14 +9,12 @@ import { CONSUMER_DEFAULTS } from "@fastpix/consumer";
 import {
   createLogger,
   createRedis,
-  dlqKey,
   errorMessage,
   type Logger,
   reconnectDelayMs,
   type Redis,
-  sourceListKey,
-  type ValidationLimits,
-} from "@fastpix/pix";
+} from "@fastpix/infra";
+import { dlqKey, sourceListKey, type ValidationLimits } from "@fastpix/pix";
 import { applyListBatch, buildListBatch } from "./list_batch.ts";
 
 /** Settings of one list consumer; the commands fill them from flags and env vars. */

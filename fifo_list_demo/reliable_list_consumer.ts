@@ -5,15 +5,8 @@
  * alive with a heartbeat key that expires; every consumer also reaps the others.
  * @module
  */
-import {
-  createRedis,
-  errorMessage,
-  LIST_CONSUMERS_KEY,
-  listHeartbeatKey,
-  listProcessingKey,
-  LuaScript,
-  type Redis,
-} from "@fastpix/pix";
+import { createRedis, errorMessage, LuaScript, type Redis } from "@fastpix/infra";
+import { LIST_CONSUMERS_KEY, listHeartbeatKey, listProcessingKey } from "@fastpix/pix";
 import { ListConsumerBase, type ListConsumerOptions } from "./list_consumer.ts";
 
 const takeBatchScript = LuaScript.fromFile("take_batch", "./lua/take_batch.lua", import.meta.url);

@@ -4,8 +4,9 @@
  * request learns the outcome of its batch.
  * @module
  */
-import type { PaymentMessage, Redis } from "@fastpix/pix";
-import type { Enqueuer } from "@fastpix/simulators";
+import type { PaymentMessage } from "@fastpix/pix";
+import type { Redis } from "@fastpix/infra";
+import type { Enqueuer } from "@fastpix/queue";
 
 /** Settings of {@link EnqueueBatcher}. */
 export interface BatcherOptions {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { PaymentMessage, Redis } from "@fastpix/pix";
+import type { PaymentMessage } from "@fastpix/pix";
+import type { Redis } from "@fastpix/infra";
 import { makePayment } from "@fastpix/simulators";
 import { EnqueueBatcher } from "./batcher.ts";
 

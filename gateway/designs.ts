@@ -3,8 +3,9 @@
  * consumer answers with confirmations (`wait=true`), how deep its queue is and whether it is ready.
  * @module
  */
-import { LIST_CONSUMERS_KEY, type Redis, sourceListKey } from "@fastpix/pix";
-import { type Enqueuer, enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "@fastpix/simulators";
+import { LIST_CONSUMERS_KEY, sourceListKey } from "@fastpix/pix";
+import type { Redis } from "@fastpix/infra";
+import { type Enqueuer, enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "@fastpix/queue";
 
 /** Every design `--design` and `?design=` name (the simulators' {@link QUEUE_DESIGNS}). */
 export const GATEWAY_DESIGNS = QUEUE_DESIGNS;

@@ -4,22 +4,19 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
+import { createLogger, redactUrl, requireRedis } from "@fastpix/infra";
+import { DEFAULT_LIMITS, UserError } from "@fastpix/pix";
 import {
-  createLogger,
-  DEFAULT_LIMITS,
   groupOption,
   intIn,
   maxAmountOption,
   parseBoolean,
-  redactUrl,
   redisUrlOption,
-  requireRedis,
   responsePrefixOption,
   runCommand,
   stopOnSignals,
   streamOption,
-  UserError,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
 import { GATEWAY_DESIGNS, type GatewayDesign } from "./designs.ts";
 import { GATEWAY_DEFAULTS, serveGateway } from "./server.ts";
 

@@ -8,14 +8,12 @@
 import {
   createLogger,
   createRedis,
-  ErrorCode,
-  type ErrorCodeValue,
   errorMessage,
   type Logger,
   redactUrl,
   type Redis,
-  type ValidationLimits,
-} from "@fastpix/pix";
+} from "@fastpix/infra";
+import { ErrorCode, type ErrorCodeValue, type ValidationLimits } from "@fastpix/pix";
 import { EnqueueBatcher } from "./batcher.ts";
 import {
   bindDesign,

@@ -3,8 +3,9 @@
  * transaction id to the requests waiting for it. No connection per request.
  * @module
  */
-import { type Confirmation, type Logger, responseStreamKey } from "@fastpix/pix";
-import { ConfirmationWatcher } from "@fastpix/simulators";
+import { type Confirmation, responseStreamKey } from "@fastpix/pix";
+import type { Logger } from "@fastpix/infra";
+import { ConfirmationWatcher } from "@fastpix/queue";
 
 /** Requests waiting for their payment's confirmation. */
 export class ConfirmationWaiters {

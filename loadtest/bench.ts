@@ -4,16 +4,10 @@
  * @module
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
-import {
-  ChildTool,
-  createRedis,
-  type LatencySummary,
-  pingWithin,
-  PostgresServer,
-  RedisServer,
-  spawnConsumer,
-} from "@fastpix/pix";
-import { inject, makePayment, RANDOM_BACKEND_IDS, streamEnqueuer } from "@fastpix/simulators";
+import { ChildTool, PostgresServer, RedisServer, spawnConsumer } from "@fastpix/testing";
+import { createRedis, type LatencySummary, pingWithin } from "@fastpix/infra";
+import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
+import { streamEnqueuer } from "@fastpix/queue";
 
 /** Settings of a benchmark run. */
 export interface BenchOptions {

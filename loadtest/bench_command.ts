@@ -6,7 +6,7 @@
 import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { intIn, parseRedisUrl, runCommand } from "@fastpix/pix";
+import { intIn, parseRedisUrl, runCommand } from "@fastpix/cli";
 import { runBench } from "./bench.ts";
 import { runClusterBench } from "./cluster_bench.ts";
 

@@ -8,16 +8,14 @@
 import keySlot from "cluster-key-slot";
 import {
   type ChildTool,
-  createClient,
-  layoutKeys,
   nodeCommand,
-  readTotals,
   RedisCluster,
   RedisServer,
-  type RedisTarget,
   spawnConsumer,
-} from "@fastpix/pix";
-import { inject, makePayment, RANDOM_BACKEND_IDS, streamEnqueuer } from "@fastpix/simulators";
+} from "@fastpix/testing";
+import { createClient, layoutKeys, readTotals, type RedisTarget } from "@fastpix/infra";
+import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
+import { streamEnqueuer } from "@fastpix/queue";
 
 /** Settings of a cluster benchmark. */
 export interface ClusterBenchOptions {

@@ -14,24 +14,20 @@ import { type MachineInfo, machineInfo } from "./machine.ts";
 import {
   createLatencyHistogram,
   createRedis,
+  recordMs,
+  type Redis,
+  summarize,
+} from "@fastpix/infra";
+import {
   LIST_CONSUMERS_KEY,
   listProcessingKey,
   type PaymentMessage,
   PROCESSED_COUNT_KEY,
-  recordMs,
-  type Redis,
-  RedisServer,
-  summarize,
   UserError,
 } from "@fastpix/pix";
-import {
-  type Enqueuer,
-  enqueuerFor,
-  inject,
-  makePayment,
-  type QueueDesign,
-  RANDOM_BACKEND_IDS,
-} from "@fastpix/simulators";
+import { RedisServer } from "@fastpix/testing";
+import { type Enqueuer, enqueuerFor, type QueueDesign } from "@fastpix/queue";
+import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { ConsumerSet } from "./design_consumers.ts";
 import {
   type CrashLedger,

@@ -5,8 +5,9 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { createLogger, intIn, runCommand, stopOnSignals } from "@fastpix/pix";
-import { QUEUE_DESIGNS, type QueueDesign } from "@fastpix/simulators";
+import { createLogger } from "@fastpix/infra";
+import { intIn, runCommand, stopOnSignals } from "@fastpix/cli";
+import { QUEUE_DESIGNS, type QueueDesign } from "@fastpix/queue";
 import { compareDefaults, runCompare } from "./compare.ts";
 import { comparisonHtml, comparisonNotes, comparisonTable } from "./compare_report.ts";
 

@@ -3,8 +3,10 @@
  * command), so the harness can SIGKILL one mid-run exactly as a crash would.
  * @module
  */
-import { ChildTool, type Redis, UserError } from "@fastpix/pix";
-import type { QueueDesign } from "@fastpix/simulators";
+import { ChildTool } from "@fastpix/testing";
+import type { Redis } from "@fastpix/infra";
+import { UserError } from "@fastpix/pix";
+import type { QueueDesign } from "@fastpix/queue";
 
 /** The command file that runs a consumer of each design. */
 export const CONSUMER_SCRIPTS: Record<QueueDesign, string> = {

@@ -4,15 +4,8 @@
  * @module
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
-import {
-  createRedis,
-  ensureDebianBinary,
-  freePort,
-  pingWithin,
-  type Redis,
-  RedisServer,
-  spawnConsumer,
-} from "@fastpix/pix";
+import { createRedis, pingWithin, type Redis } from "@fastpix/infra";
+import { ensureDebianBinary, freePort, RedisServer, spawnConsumer } from "@fastpix/testing";
 import { type GatewayProcess, startGatewayProcess } from "./gateway_process.ts";
 
 /** Settings of a gateway benchmark. */

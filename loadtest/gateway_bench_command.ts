@@ -8,7 +8,8 @@
 import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { intIn, parseRedisUrl, runCommand, UserError } from "@fastpix/pix";
+import { intIn, parseRedisUrl, runCommand } from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 import { runGatewayBench } from "./gateway_bench.ts";
 
 const program = new Command("bench:gateway")

@@ -3,7 +3,7 @@
  * as a child on a given port, ready once it answers `/metrics` itself.
  * @module
  */
-import { ChildTool } from "@fastpix/pix";
+import { ChildTool } from "@fastpix/testing";
 
 /** Options of {@link startGatewayProcess}. */
 export interface GatewayProcessOptions {

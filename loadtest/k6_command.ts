@@ -6,7 +6,8 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { intIn, runCommand, UserError } from "@fastpix/pix";
+import { intIn, runCommand } from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 import { GATEWAY_DESIGNS, type GatewayDesign, isGatewayDesign } from "@fastpix/gateway";
 import { runK6 } from "./k6_runner.ts";
 

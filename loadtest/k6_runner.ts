@@ -4,14 +4,9 @@
  * time on a fresh Redis each, and their summaries are merged into one JSON.
  * @module
  */
-import {
-  ChildTool,
-  commandExists,
-  createLogger,
-  freePort,
-  RedisServer,
-  UserError,
-} from "@fastpix/pix";
+import { ChildTool, commandExists, freePort, RedisServer } from "@fastpix/testing";
+import { createLogger } from "@fastpix/infra";
+import { UserError } from "@fastpix/pix";
 import {
   bindDesign,
   type DesignTarget,

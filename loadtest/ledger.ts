@@ -12,10 +12,10 @@ import {
   parseConfirmation,
   type PaymentMessage,
   PROCESSED_COUNT_KEY,
-  type Redis,
   TOTAL_AMOUNT_CENTS_KEY,
 } from "@fastpix/pix";
-import type { QueueDesign } from "@fastpix/simulators";
+import type { Redis } from "@fastpix/infra";
+import type { QueueDesign } from "@fastpix/queue";
 
 /** Key names the harness uses (the defaults of DESIGN.md). */
 export const STREAM = "pix_payments";

@@ -8,17 +8,15 @@
  * @module
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
+import { ChildTool, freePort, RedisServer } from "@fastpix/testing";
 import {
-  ChildTool,
   createLatencyHistogram,
-  formatCents,
-  freePort,
   type LatencyHistogram,
   type LatencySummary,
   recordMs,
-  RedisServer,
   summarize,
-} from "@fastpix/pix";
+} from "@fastpix/infra";
+import { formatCents } from "@fastpix/pix";
 
 /** One change of the processors' behaviour, at a fraction of the run. */
 export interface Stage {

@@ -6,7 +6,8 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { intIn, parseAmountOption, parseHttpUrl, runCommand, UserError } from "@fastpix/pix";
+import { intIn, parseAmountOption, parseHttpUrl, runCommand } from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 import { RINHA_SCHEDULE, runRinhaBench } from "./rinha_bench.ts";
 
 const program = new Command("bench:rinha")

@@ -4,19 +4,18 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { createRedis, type Logger } from "@fastpix/infra";
 import {
-  createRedis,
   groupOption,
   idleThresholdOption,
   intIn,
-  type Logger,
   postgresDsnOption,
   redisUrlOption,
   responsePrefixOption,
   runCommand,
   streamOption,
-  UserError,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 import { snapshot, SnapshotState } from "./snapshot.ts";
 import { ledgerStatsReader } from "@fastpix/consumer";
 import { renderPlain } from "./render.ts";

@@ -8,17 +8,14 @@
 import {
   dlqKey,
   ErrorCode,
-  errorMessage,
   formatCents,
   LATENCY_KEY,
-  type LatencySummary,
   parseAmountCents,
   PROCESSED_COUNT_KEY,
-  redactUrl,
-  type Redis,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
 } from "@fastpix/pix";
+import { errorMessage, type LatencySummary, redactUrl, type Redis } from "@fastpix/infra";
 import { KeyScanner } from "./key_scanner.ts";
 import type { LedgerStats } from "@fastpix/consumer";
 

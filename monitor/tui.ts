@@ -8,7 +8,7 @@
 import process from "node:process";
 import { createLogUpdate } from "log-update";
 import ansiEscapes from "ansi-escapes";
-import { createRedis, type Logger } from "@fastpix/pix";
+import { createRedis, type Logger } from "@fastpix/infra";
 import { type Snapshot, snapshot, type SnapshotOptions, SnapshotState } from "./snapshot.ts";
 import { RateWindow } from "./rate.ts";
 import { renderScreen } from "./render.ts";

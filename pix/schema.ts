@@ -19,6 +19,9 @@ export interface PaymentMessage {
   description?: string;
 }
 
+/** The four core field names, in the order producers send them. */
+export const PAYMENT_FIELDS = ["transaction_id", "backend_id", "amount", "timestamp"] as const;
+
 /** Outcome of a payment, as its backend sees it. */
 export type ConfirmationStatus = "confirmed" | "rejected" | "duplicate";
 

@@ -4,17 +4,9 @@
  * reads the precomputed buckets (one Lua call), `POST /purge-payments` forgets everything.
  * @module
  */
-import {
-  centsFromJsonNumber,
-  createLogger,
-  createRedis,
-  errorMessage,
-  formatCents,
-  type Logger,
-  parseInstantRange,
-  type Redis,
-  UUID_PATTERN,
-} from "@fastpix/pix";
+import { centsFromJsonNumber, parseInstantRange, UUID_PATTERN } from "./wire.ts";
+import { createLogger, createRedis, errorMessage, type Logger, type Redis } from "@fastpix/infra";
+import { formatCents } from "@fastpix/pix";
 import { RinhaStore, type Summary } from "./store.ts";
 
 /** Largest accepted request body, in bytes. */

@@ -6,7 +6,7 @@
  * per interval per processor, whoever makes it.
  * @module
  */
-import { errorMessage, type Logger, LuaScript, type Redis } from "@fastpix/pix";
+import { errorMessage, type Logger, LuaScript, type Redis } from "@fastpix/infra";
 import { fetchHealth } from "./processor_client.ts";
 import type { HealthReport } from "./router.ts";
 import { type ProcessorName, PROCESSORS, RINHA_KEYS } from "./store.ts";

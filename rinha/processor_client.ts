@@ -3,7 +3,9 @@
  * processor's records: paid, already paid, refused for sure, or unknown.
  * @module
  */
-import { centsFromJsonNumber, errorMessage, formatCents, parseTimestamp } from "@fastpix/pix";
+import { centsFromJsonNumber } from "./wire.ts";
+import { errorMessage } from "@fastpix/infra";
+import { formatCents, parseTimestamp } from "@fastpix/pix";
 
 /** What a `POST /payments` proved. */
 export type PayOutcome =

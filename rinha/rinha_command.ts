@@ -6,21 +6,17 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { ChildTool, type ChildToolOptions, RedisServer } from "@fastpix/testing";
+import { createLogger, redactUrl, requireRedis } from "@fastpix/infra";
 import {
-  ChildTool,
-  type ChildToolOptions,
-  createLogger,
   idleThresholdOption,
   intIn,
   parseHttpUrl,
   parseRedisUrl,
-  redactUrl,
-  RedisServer,
   redisUrlOption,
-  requireRedis,
   runCommand,
-  UserError,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 import { RinhaApi } from "./api.ts";
 import { DEFAULT_POLICY } from "./router.ts";
 import { RinhaWorker, WORKER_DEFAULTS } from "./worker.ts";

@@ -4,7 +4,7 @@
  * count-once marks and the summary buckets. Every change is one Lua script (see `lua/`).
  * @module
  */
-import { LuaScript, type Redis } from "@fastpix/pix";
+import { LuaScript, type Redis } from "@fastpix/infra";
 
 /** The two processors, in the challenge's names. */
 export const PROCESSORS = ["default", "fallback"] as const;

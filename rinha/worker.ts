@@ -6,14 +6,8 @@
  * with XAUTOCLAIM and retries them under the same processor and requestedAt while in doubt.
  * @module
  */
-import {
-  createLogger,
-  createRedis,
-  errorMessage,
-  type Logger,
-  type Redis,
-  UUID_PATTERN,
-} from "@fastpix/pix";
+import { createLogger, createRedis, errorMessage, type Logger, type Redis } from "@fastpix/infra";
+import { UUID_PATTERN } from "./wire.ts";
 import { HealthMonitor } from "./health.ts";
 import { lookupPayment, postPayment } from "./processor_client.ts";
 import { DEFAULT_POLICY, Router, type RoutingPolicy } from "./router.ts";

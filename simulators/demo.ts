@@ -5,21 +5,12 @@
  * @module
  */
 import Table from "cli-table3";
-import {
-  ChildTool,
-  createLogger,
-  createRedis,
-  dlqKey,
-  formatCents,
-  pingWithin,
-  redactUrl,
-  RedisServer,
-  runCommand,
-  spawnConsumer,
-  UserError,
-} from "@fastpix/pix";
+import { ChildTool, RedisServer, spawnConsumer } from "@fastpix/testing";
+import { createLogger, createRedis, pingWithin, redactUrl } from "@fastpix/infra";
+import { dlqKey, formatCents, UserError } from "@fastpix/pix";
+import { runCommand } from "@fastpix/cli";
 import { Command, Option } from "@commander-js/extra-typings";
-import { intIn } from "@fastpix/pix";
+import { intIn } from "@fastpix/cli";
 
 const log = createLogger("demo");
 

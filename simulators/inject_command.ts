@@ -11,16 +11,15 @@ import {
   partitionsOption,
   redisClusterOption,
   redisUrlOption,
-  requireRedis,
   responsePrefixOption,
   routeByOption,
   runCommand,
-  sourceListKey,
   streamOption,
-  UserError,
-} from "@fastpix/pix";
+} from "@fastpix/cli";
+import { requireRedis } from "@fastpix/infra";
+import { sourceListKey, UserError } from "@fastpix/pix";
 import { inject, type InjectReport } from "./injector.ts";
-import { enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "./enqueue.ts";
+import { enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "@fastpix/queue";
 import { RANDOM_BACKEND_IDS } from "./payments.ts";
 import { printReport } from "./report.ts";
 

@@ -7,19 +7,17 @@
 import {
   createClient,
   createLatencyHistogram,
-  formatCents,
   type LatencySummary,
   type Logger,
-  parseAmountCents,
-  type PaymentMessage,
   recordMs,
   type RedisClient,
   responseKeysOf,
   type StreamLayout,
   summarize,
-} from "@fastpix/pix";
-import { ConfirmationWatcher } from "./confirmations.ts";
-import type { Enqueuer } from "./enqueue.ts";
+} from "@fastpix/infra";
+import { formatCents, parseAmountCents, type PaymentMessage } from "@fastpix/pix";
+import { ConfirmationWatcher } from "@fastpix/queue";
+import type { Enqueuer } from "@fastpix/queue";
 import { makePayment } from "./payments.ts";
 
 /** Settings of one injection run. */

@@ -4,8 +4,6 @@
  * @module
  */
 export * from "./payments.ts";
-export * from "./enqueue.ts";
-export * from "./confirmations.ts";
 export * from "./injector.ts";
 export { printReport } from "./report.ts";
 export * from "./processor.ts";

@@ -26,6 +26,3 @@ export function makePayment(options: MakePaymentOptions): PaymentMessage {
     timestamp: new Date(nowMs).toISOString(),
   };
 }
-
-/** The four core field names, in the order producers send them. */
-export const PAYMENT_FIELDS = ["transaction_id", "backend_id", "amount", "timestamp"] as const;

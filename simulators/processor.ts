@@ -14,13 +14,8 @@
  *   the contract, `GET /admin/stats` (request counters for tests and benchmarks).
  * @module
  */
-import {
-  centsFromJsonNumber,
-  formatCents,
-  parseInstantRange,
-  parseTimestamp,
-  UUID_PATTERN,
-} from "@fastpix/pix";
+import { centsFromJsonNumber, parseInstantRange, UUID_PATTERN } from "@fastpix/rinha/wire";
+import { formatCents, parseTimestamp } from "@fastpix/pix";
 
 /** Options of {@link ProcessorSimulator.start}. */
 export interface ProcessorOptions {

@@ -4,7 +4,9 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { createLogger, intIn, parseBoolean, runCommand, UserError } from "@fastpix/pix";
+import { createLogger } from "@fastpix/infra";
+import { intIn, parseBoolean, runCommand } from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 import { parseFee, type ProcessorOptions, ProcessorSimulator } from "./processor.ts";
 
 /** The challenge's fees and ports per processor name. */

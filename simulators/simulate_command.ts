@@ -5,25 +5,25 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import {
   backendIdOption,
-  type Confirmation,
-  createClient,
   intIn,
   parseAmountOption,
   partitionsOption,
-  partitionTagOf,
   redisClusterOption,
   redisUrlOption,
-  requireRedis,
   responsePrefixOption,
-  responseStreamKey,
   routeByOption,
   runCommand,
-  streamKeys,
   streamOption,
+} from "@fastpix/cli";
+import {
+  type Confirmation,
+  responseStreamKey,
+  streamKeys,
   toStreamFields,
   UserError,
 } from "@fastpix/pix";
-import { ConfirmationWatcher } from "./confirmations.ts";
+import { createClient, partitionTagOf, requireRedis } from "@fastpix/infra";
+import { ConfirmationWatcher } from "@fastpix/queue";
 import { makePayment } from "./payments.ts";
 
 const program = new Command("simulate")

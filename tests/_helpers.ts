@@ -5,18 +5,15 @@
  */
 import {
   ChildTool,
-  createRedis,
-  parseAmountCents,
-  parseConfirmation,
-  type PaymentMessage,
   PostgresServer,
-  type Redis,
-  type RedisClient,
   RedisServer,
   type RedisServerOptions,
   spawnConsumer as spawnConsumerProcess,
-} from "@fastpix/pix";
-import { makePayment, streamEnqueuer } from "@fastpix/simulators";
+} from "@fastpix/testing";
+import { createRedis, type Redis, type RedisClient } from "@fastpix/infra";
+import { parseAmountCents, parseConfirmation, type PaymentMessage } from "@fastpix/pix";
+import { makePayment } from "@fastpix/simulators";
+import { streamEnqueuer } from "@fastpix/queue";
 import { CONSUMER_DEFAULTS, type StreamConsumerOptions } from "@fastpix/consumer";
 
 export { ChildTool, PostgresServer, RedisServer };

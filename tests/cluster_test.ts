@@ -8,18 +8,21 @@ import keySlot from "cluster-key-slot";
 import { applyBatch, buildBatch, CONSUMER_DEFAULTS, type RawEntry } from "@fastpix/consumer";
 import {
   createClient,
+  layoutKeys,
+  readTotals,
+  type RedisClient,
+  responseKeysOf,
+} from "@fastpix/infra";
+import {
   dlqKey,
   ErrorCode,
   fieldsToRecord,
-  layoutKeys,
   type PaymentMessage,
-  readTotals,
-  type RedisClient,
-  RedisCluster,
-  responseKeysOf,
   toStreamFields,
 } from "@fastpix/pix";
-import { makePayment, streamEnqueuer } from "@fastpix/simulators";
+import { RedisCluster } from "@fastpix/testing";
+import { makePayment } from "@fastpix/simulators";
+import { streamEnqueuer } from "@fastpix/queue";
 import {
   confirmationsOf,
   INTEGRATION,

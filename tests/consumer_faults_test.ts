@@ -3,7 +3,8 @@
  * restarted (AOF on), graceful shutdown, and several processes sharing the group.
  */
 import assert from "node:assert/strict";
-import type { PaymentMessage, Redis } from "@fastpix/pix";
+import type { PaymentMessage } from "@fastpix/pix";
+import type { Redis } from "@fastpix/infra";
 import {
   client,
   confirmationsOf,

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { applyBatch, buildBatch, type RawEntry, StreamConsumer } from "@fastpix/consumer";
-import { dlqKey, ErrorCode, fieldsToRecord, type Redis } from "@fastpix/pix";
+import { dlqKey, ErrorCode, fieldsToRecord } from "@fastpix/pix";
+import { type Redis } from "@fastpix/infra";
 import {
   client,
   confirmationsOf,

@@ -18,7 +18,9 @@ import {
   serveGateway,
 } from "@fastpix/gateway";
 import { startGatewayProcess } from "@fastpix/loadtest";
-import { DEFAULT_LIMITS, ErrorCode, freePort, type Redis } from "@fastpix/pix";
+import { DEFAULT_LIMITS, ErrorCode } from "@fastpix/pix";
+import { freePort } from "@fastpix/testing";
+import { type Redis } from "@fastpix/infra";
 import {
   ChildTool,
   client,

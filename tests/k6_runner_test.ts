@@ -4,7 +4,7 @@
  * summaries and stops everything.
  */
 import assert from "node:assert/strict";
-import { ChildTool } from "@fastpix/pix";
+import { ChildTool } from "@fastpix/testing";
 import { INTEGRATION } from "./_helpers.ts";
 
 async function fakeK6(): Promise<string> {

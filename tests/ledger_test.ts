@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { crashLedger, heldBy } from "@fastpix/loadtest";
-import { listProcessingKey, parseAmountCents, type PaymentMessage, type Redis } from "@fastpix/pix";
+import { listProcessingKey, parseAmountCents, type PaymentMessage } from "@fastpix/pix";
+import { type Redis } from "@fastpix/infra";
 import { makePayment } from "@fastpix/simulators";
 import { client, INTEGRATION, sendPayments, startRedis } from "./_helpers.ts";
 

@@ -20,9 +20,10 @@ import {
   listHeartbeatKey,
   listProcessingKey,
   type PaymentMessage,
-  type Redis,
 } from "@fastpix/pix";
-import { listEnqueuer, makePayment } from "@fastpix/simulators";
+import { type Redis } from "@fastpix/infra";
+import { listEnqueuer } from "@fastpix/queue";
+import { makePayment } from "@fastpix/simulators";
 import {
   client,
   confirmationsOf,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { snapshot, type SnapshotOptions, SnapshotState } from "@fastpix/monitor";
-import { createRedis, type Logger, type Redis } from "@fastpix/pix";
+import { createRedis, type Logger, type Redis } from "@fastpix/infra";
 import { ChildTool, client, INTEGRATION, startRedis, waitFor } from "./_helpers.ts";
 
 const STREAM = "pix_payments";

@@ -14,7 +14,8 @@ import {
   type Sql,
   writeBatches,
 } from "@fastpix/consumer";
-import { dlqKey, ledgerBacklogKey, ledgerOutboxKey, type Redis, UserError } from "@fastpix/pix";
+import { dlqKey, ledgerBacklogKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
+import { type Redis } from "@fastpix/infra";
 import {
   addRaw,
   ChildTool,

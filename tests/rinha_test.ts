@@ -4,7 +4,8 @@
  * summaries, one health checker, and a worker SIGKILLed mid-payment.
  */
 import assert from "node:assert/strict";
-import { formatCents, type Redis } from "@fastpix/pix";
+import { formatCents } from "@fastpix/pix";
+import { type Redis } from "@fastpix/infra";
 import {
   DEFAULT_POLICY,
   parsePaid,

@@ -3,7 +3,7 @@
  * the outbox, opened when `POSTGRES_DSN` is set.
  * @module
  */
-import { createLogger, errorMessage, type Logger, redactUrl } from "@fastpix/pix";
+import { createLogger, errorMessage, type Logger, redactUrl } from "@fastpix/infra";
 import type { BatchHooks } from "../batch_hooks.ts";
 import { outboxHooks } from "./outbox.ts";
 import { LedgerWriter, type LedgerWriterStats } from "./ledger_writer.ts";

@@ -10,15 +10,13 @@ import {
   createLogger,
   createRedis,
   errorMessage,
-  fieldsToRecord,
-  ledgerBacklogKey,
-  ledgerOutboxKey,
   type Logger,
   LuaScript,
   reconnectDelayMs,
   redactUrl,
   type Redis,
-} from "@fastpix/pix";
+} from "@fastpix/infra";
+import { fieldsToRecord, ledgerBacklogKey, ledgerOutboxKey } from "@fastpix/pix";
 import { LEDGER_GROUP } from "./outbox.ts";
 import { isConnectionError, type Sql } from "./postgres.ts";
 import { type EncodedBatch, writeBatches } from "./write_rows.ts";

@@ -5,15 +5,12 @@
  * them; while PostgreSQL is away they wait there, up to a bound after which the consumer pauses.
  * @module
  */
+import { createLogger, type Logger, LuaScript, type RedisClient as Redis } from "@fastpix/infra";
 import {
-  createLogger,
   formatCents,
   ledgerBacklogKey,
   ledgerOutboxKey,
-  type Logger,
-  LuaScript,
   parseAmountCents,
-  type RedisClient as Redis,
   TRANSACTION_ID_PATTERN,
   uuidv7,
 } from "@fastpix/pix";

@@ -4,7 +4,8 @@
  * @module
  */
 import postgres from "postgres";
-import { errorMessage, redactUrl, UserError } from "@fastpix/pix";
+import { errorMessage, redactUrl } from "@fastpix/infra";
+import { UserError } from "@fastpix/pix";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;

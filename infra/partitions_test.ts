@@ -10,7 +10,7 @@ import {
   partitionTags,
   responseKeysOf,
 } from "./partitions.ts";
-import { streamKeys } from "./keys.ts";
+import { streamKeys } from "@fastpix/pix";
 
 Deno.test("partition tags: slots evenly spaced, one per master range of a 3-master cluster", () => {
   const masterOf = (slot: number) => slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2;

@@ -7,8 +7,8 @@
  * @module
  */
 import keySlot from "cluster-key-slot";
-import { formatCents } from "./money.ts";
-import { responseStreamKey, type StreamKeys, streamKeys } from "./keys.ts";
+import { formatCents } from "@fastpix/pix";
+import { responseStreamKey, type StreamKeys, streamKeys } from "@fastpix/pix";
 import type { RedisClient } from "./redis.ts";
 
 /** What a payment is routed by: its `transaction_id` (even spread) or its `backend_id` (order). */

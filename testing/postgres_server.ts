@@ -6,7 +6,7 @@
  * package when running as root.
  * @module
  */
-import { UserError } from "./errors.ts";
+import { UserError } from "@fastpix/pix";
 import { freePort } from "./redis_server.ts";
 
 /** Options of {@link PostgresServer.start}. */

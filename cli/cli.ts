@@ -3,8 +3,8 @@
  * @module
  */
 import type { Command } from "@commander-js/extra-typings";
-import { UserError } from "./errors.ts";
-import { errorMessage, type Logger } from "./log.ts";
+import { UserError } from "@fastpix/pix";
+import { errorMessage, type Logger } from "@fastpix/infra";
 
 /** Exit code for errors the user can fix (bad input, unreachable server). */
 export const EXIT_USER_ERROR = 2;

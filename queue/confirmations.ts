@@ -8,18 +8,17 @@
  * @module
  */
 import keySlot from "cluster-key-slot";
+import { type Confirmation, parseConfirmation } from "@fastpix/pix";
 import {
-  type Confirmation,
   createClient,
   errorMessage,
   isCluster,
   isCommandTimeout,
   type Logger,
-  parseConfirmation,
   reconnectDelayMs,
   type RedisClient,
   type RedisTarget,
-} from "@fastpix/pix";
+} from "@fastpix/infra";
 
 type XReadReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
 

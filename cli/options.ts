@@ -6,11 +6,11 @@
  * @module
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { BACKEND_ID_PATTERN } from "./validation.ts";
-import { parseAmountCents } from "./money.ts";
-import { UserError } from "./errors.ts";
-import { MAX_PARTITIONS, parseShare } from "./partitions.ts";
-import { parseHostPort } from "./redis.ts";
+import { BACKEND_ID_PATTERN } from "@fastpix/pix";
+import { parseAmountCents } from "@fastpix/pix";
+import { UserError } from "@fastpix/pix";
+import { MAX_PARTITIONS, parseShare } from "@fastpix/infra";
+import { parseHostPort } from "@fastpix/infra";
 
 /** Parser for a whole number in `[min, max]`. */
 export function intIn(min: number, max: number): (text: string) => number {

@@ -4,8 +4,8 @@
  * and summary windows.
  * @module
  */
-import { parseAmountCents } from "./money.ts";
-import { parseTimestamp } from "./validation.ts";
+import { parseAmountCents } from "@fastpix/pix";
+import { parseTimestamp } from "@fastpix/pix";
 
 /** A UUID of any version, either case (the processors compare them case-insensitively). */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

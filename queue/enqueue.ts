@@ -8,12 +8,11 @@ import {
   LuaScript,
   partitionOf,
   partitionTags,
-  type PaymentMessage,
   type RedisClient,
   type RouteBy,
-  streamKeys,
-} from "@fastpix/pix";
-import { PAYMENT_FIELDS } from "./payments.ts";
+} from "@fastpix/infra";
+import { type PaymentMessage, streamKeys } from "@fastpix/pix";
+import { PAYMENT_FIELDS } from "@fastpix/pix";
 
 /** Puts a batch of payments into a queue. */
 export interface Enqueuer {

@@ -3,8 +3,8 @@
  * Never touches a server it did not start.
  * @module
  */
-import { UserError } from "./errors.ts";
-import { pingWithin } from "./redis.ts";
+import { UserError } from "@fastpix/pix";
+import { pingWithin } from "@fastpix/infra";
 
 /** Options of {@link RedisServer.start}. */
 export interface RedisServerOptions {

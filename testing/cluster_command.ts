@@ -6,9 +6,9 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { UserError } from "./errors.ts";
-import { intIn } from "./options.ts";
-import { runCommand } from "./cli.ts";
+import { UserError } from "@fastpix/pix";
+import { intIn } from "@fastpix/cli";
+import { runCommand } from "@fastpix/cli";
 import {
   clusterNodes,
   nodeCommand,

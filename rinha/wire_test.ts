@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { centsFromJsonNumber, parseInstantBound, parseInstantRange } from "./rinha_wire.ts";
+import { centsFromJsonNumber, parseInstantBound, parseInstantRange } from "./wire.ts";
 
 Deno.test("centsFromJsonNumber: exact cents from any number with at most 2 decimals", () => {
   fc.assert(fc.property(fc.integer({ min: 1, max: 10 ** 12 }), (cents) => {

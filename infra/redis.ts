@@ -4,7 +4,7 @@
  * @module
  */
 import { Cluster, Redis } from "ioredis";
-import { UserError } from "./errors.ts";
+import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 
 export { Cluster, Redis };

@@ -6,7 +6,7 @@
  * @module
  */
 import { Redis } from "ioredis";
-import { UserError } from "./errors.ts";
+import { UserError } from "@fastpix/pix";
 import { ensureRedisServerBinary, freePort, RedisServer } from "./redis_server.ts";
 
 /** Options of {@link RedisCluster.start} and {@link startClusterDaemons}. */

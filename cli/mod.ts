@@ -1,0 +1,6 @@
+/**
+ * Command-line plumbing shared by every task: flags that mirror env vars, one-line errors, signals.
+ * @module
+ */
+export * from "./options.ts";
+export * from "./cli.ts";
