@@ -8,13 +8,15 @@
  * @module
  */
 import {
+  backoffMs,
   createLogger,
   createRedis,
+  ensureGroup,
   errorMessage,
   type Logger,
   LuaScript,
-  reconnectDelayMs,
   type Redis,
+  sleep,
 } from "@fastpix/infra";
 import {
   DEFAULT_LIMITS,
@@ -61,8 +63,6 @@ export interface BasicConsumerStats {
 
 /** Entries claimed per XPENDING + XCLAIM round, as in the original. */
 const CLAIM_PAGE = 10;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One basic consumer on its own connection. */
 export class BasicStreamConsumer {
@@ -113,7 +113,7 @@ export class BasicStreamConsumer {
         if (error instanceof Error && error.message.startsWith("NOGROUP")) groupReady = false;
         this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         failures++;
-        await sleep(reconnectDelayMs(failures));
+        await sleep(backoffMs(failures));
       }
     }
     this.redis.disconnect();
@@ -121,11 +121,7 @@ export class BasicStreamConsumer {
   }
 
   async #ensureGroup(): Promise<boolean> {
-    try {
-      await this.redis.xgroup("CREATE", this.#opts.stream, this.#opts.group, "0", "MKSTREAM");
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
-    }
+    await ensureGroup(this.redis, this.#opts.stream, this.#opts.group);
     return true;
   }
 

@@ -4,7 +4,6 @@
  */
 export * from "./stream_consumer.ts";
 export * from "./consumer_pool.ts";
-export { compareIds, safeTrimId } from "./trim.ts";
 export * from "./batch_hooks.ts";
 export * from "./retries.ts";
 export * from "./ledger/mod.ts";

@@ -19,19 +19,22 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import {
+  backoffMs,
   createClient,
   createLatencyHistogram,
   createLogger,
+  ensureGroup,
   errorMessage,
+  idTimeMs,
   isCommandTimeout,
   type Logger,
   LuaScript,
-  reconnectDelayMs,
   recordMs,
   type RedisClient,
+  safeTrimId,
+  sleep,
   summarize,
 } from "@fastpix/infra";
-import { safeTrimId } from "./trim.ts";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 
 const processBatchScript = LuaScript.fromFile(
@@ -122,11 +125,6 @@ export function emptyStats(): ConsumerStats {
 
 /** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
 export type RawEntry = [id: string, fields: string[] | null];
-
-/** Milliseconds part of a stream id: when the entry was added. */
-function idTimeMs(id: string): number {
-  return Number(id.slice(0, id.indexOf("-")));
-}
 
 function isNoGroup(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("NOGROUP");
@@ -272,11 +270,8 @@ export class StreamConsumer {
 
   /** Creates the group (and the stream) if missing; an existing group is fine. */
   async ensureGroup(): Promise<void> {
-    try {
-      await this.redis.xgroup("CREATE", this.#opts.stream, this.#opts.group, "0", "MKSTREAM");
+    if (await ensureGroup(this.redis, this.#opts.stream, this.#opts.group)) {
       this.#log.info(`created group ${this.#opts.group} on ${this.#opts.stream}`);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
     }
   }
 
@@ -306,7 +301,7 @@ export class StreamConsumer {
           this.#log.warn(`batch failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         }
         failures++;
-        await new Promise((r) => setTimeout(r, reconnectDelayMs(failures)));
+        await sleep(backoffMs(failures));
       }
     }
     await this.#publishLatency(true).catch(() => {});
@@ -407,7 +402,7 @@ export class StreamConsumer {
     if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
     else {
       const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
-      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      if (o.settleMs) await sleep(o.settleMs);
       counts = await applyBatch(this.redis, batch);
     }
     const [confirmed, duplicates, rejected, skipped] = counts;
@@ -442,7 +437,7 @@ export class StreamConsumer {
         keys: this.#keys,
         lastErrors: prepared.lastErrors,
       });
-      if (o.settleMs) await new Promise((r) => setTimeout(r, o.settleMs));
+      if (o.settleMs) await sleep(o.settleMs);
       const counts = hooks.apply
         ? await hooks.apply(this.redis, batch, info)
         : await applyBatch(this.redis, batch);

@@ -7,12 +7,13 @@
  */
 import { CONSUMER_DEFAULTS } from "@fastpix/consumer";
 import {
+  backoffMs,
   createLogger,
   createRedis,
   errorMessage,
   type Logger,
-  reconnectDelayMs,
   type Redis,
+  sleep,
 } from "@fastpix/infra";
 import { dlqKey, sourceListKey, type ValidationLimits } from "@fastpix/pix";
 import { applyListBatch, buildListBatch } from "./list_batch.ts";
@@ -60,8 +61,6 @@ export interface ListConsumerStats {
   recovered: number;
   batches: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The loop both list designs share: take a batch, settle, apply it atomically, repeat. */
 export abstract class ListConsumerBase {
@@ -128,7 +127,7 @@ export abstract class ListConsumerBase {
         const holding = held.length > 0 ? ` (holding ${held.length} payloads)` : "";
         this.log.warn(`batch failed: ${errorMessage(error)}; retrying${holding}`);
         failures++;
-        await sleep(reconnectDelayMs(failures));
+        await sleep(backoffMs(failures));
       }
     }
     await this.end();

@@ -17,7 +17,7 @@ import {
   stopOnSignals,
   streamOption,
 } from "@fastpix/cli";
-import { GATEWAY_DESIGNS, type GatewayDesign } from "./designs.ts";
+import { DESIGN_NAMES, type DesignName } from "@fastpix/queue";
 import { GATEWAY_DEFAULTS, serveGateway } from "./server.ts";
 
 const program = new Command("gateway")
@@ -25,7 +25,7 @@ const program = new Command("gateway")
   .addOption(redisUrlOption())
   .addOption(
     new Option("--design <design>", "queue design for requests that name none (?design=)")
-      .env("GATEWAY_DESIGN").choices(GATEWAY_DESIGNS).default("stream" as GatewayDesign),
+      .env("GATEWAY_DESIGN").choices(DESIGN_NAMES).default("stream" as DesignName),
   )
   .addOption(
     new Option("--port <port>", "port to listen on").env("PORT").default(GATEWAY_DEFAULTS.port)

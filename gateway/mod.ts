@@ -4,7 +4,7 @@
  * @module
  */
 export * from "./server.ts";
-export * from "./designs.ts";
+
 export { EnqueueBatcher } from "./batcher.ts";
 export { GatewayMetrics, LATENCY_BUCKETS_S } from "./metrics.ts";
 export { type MetricsPage, parsePrometheusText, type Sample, sampleValue } from "./prometheus.ts";

@@ -18,10 +18,10 @@ import { EnqueueBatcher } from "./batcher.ts";
 import {
   bindDesign,
   type DesignBinding,
+  type DesignName,
   type DesignTarget,
-  type GatewayDesign,
-  isGatewayDesign,
-} from "./designs.ts";
+  isDesignName,
+} from "@fastpix/queue";
 import { GatewayMetrics, type Route } from "./metrics.ts";
 import { type HttpRejection, readPaymentRequest } from "./request_body.ts";
 import { ConfirmationWaiters } from "./waiters.ts";
@@ -30,7 +30,7 @@ import { ConfirmationWaiters } from "./waiters.ts";
 export interface GatewayOptions {
   redisUrl: string;
   /** Design used when a request names none (`--design`). */
-  design: GatewayDesign;
+  design: DesignName;
   target: DesignTarget;
   responsePrefix: string;
   /** Largest accepted body, bytes. */
@@ -84,7 +84,7 @@ const json = (status: number, body: unknown) =>
 export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly redis: Redis;
-  #lanes = new Map<GatewayDesign, Lane>();
+  #lanes = new Map<DesignName, Lane>();
   #waiters: ConfirmationWaiters;
   #log: Logger;
 
@@ -105,7 +105,7 @@ export class Gateway {
     this.#lane(this.options.design);
   }
 
-  #lane(design: GatewayDesign): Lane {
+  #lane(design: DesignName): Lane {
     let lane = this.#lanes.get(design);
     if (lane === undefined) {
       const binding = bindDesign(design, this.options.target);
@@ -164,7 +164,7 @@ export class Gateway {
 
   #designOf(url: RequestTarget): { lane: Lane } | { response: Response } {
     const name = url.searchParams.get("design") ?? this.options.design;
-    if (!isGatewayDesign(name)) {
+    if (!isDesignName(name)) {
       return {
         response: reject(
           400,

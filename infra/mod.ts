@@ -8,3 +8,5 @@ export * from "./lua_script.ts";
 export * from "./partitions.ts";
 export * from "./log.ts";
 export * from "./histogram.ts";
+export * from "./streams.ts";
+export * from "./async.ts";

@@ -6,6 +6,7 @@
 import { Cluster, Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
+import { backoffMs } from "./async.ts";
 
 export { Cluster, Redis };
 
@@ -51,11 +52,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** Backoff between reconnection attempts: 50 ms doubling up to 2 s. */
-export function reconnectDelayMs(attempt: number): number {
-  return Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
-}
-
 /** Opens a connection (lazily: the first command connects). */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
   const log = options.logger ?? createLogger("redis");
@@ -64,7 +60,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     lazyConnect: true,
     maxRetriesPerRequest: options.failFast ? 0 : null,
     enableOfflineQueue: !options.failFast,
-    retryStrategy: reconnectDelayMs,
+    retryStrategy: (attempt) => backoffMs(attempt),
     commandTimeout: options.commandTimeoutMs,
   });
   let down = false;
@@ -115,7 +111,7 @@ export function createClient(target: RedisTarget, options: RedisOptions = {}): R
   const cluster = new Cluster(target.cluster!.map(parseHostPort), {
     lazyConnect: true,
     enableOfflineQueue: !options.failFast,
-    clusterRetryStrategy: (times) => reconnectDelayMs(times),
+    clusterRetryStrategy: (times) => backoffMs(times),
     // During a failover commands are retried (and the slot map refreshed) for a while before
     // they fail; the caller's own retry loop takes it from there.
     retryDelayOnFailover: 200,

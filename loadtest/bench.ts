@@ -5,7 +5,7 @@
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
 import { ChildTool, PostgresServer, RedisServer, spawnConsumer } from "@fastpix/testing";
-import { createRedis, type LatencySummary, pingWithin } from "@fastpix/infra";
+import { createRedis, type LatencySummary, pingWithin, sleep } from "@fastpix/infra";
 import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
 
@@ -105,9 +105,9 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
     const runs: BenchRun[] = [];
     // The clock starts at the first processed payment: the consumer's start-up is not drain time.
     const processed = async () => Number(await redis.get("processed_count") ?? 0) - before;
-    while (await processed() === 0) await new Promise((r) => setTimeout(r, 1));
+    while (await processed() === 0) await sleep(1);
     const drainStart = performance.now();
-    while (await processed() < o.payments) await new Promise((r) => setTimeout(r, 10));
+    while (await processed() < o.payments) await sleep(10);
     const drainRate = Math.round(o.payments / ((performance.now() - drainStart) / 1000));
     runs.push({
       name: "backlog drain",

@@ -13,7 +13,7 @@ import {
   RedisServer,
   spawnConsumer,
 } from "@fastpix/testing";
-import { createClient, layoutKeys, readTotals, type RedisTarget } from "@fastpix/infra";
+import { createClient, layoutKeys, readTotals, type RedisTarget, sleep } from "@fastpix/infra";
 import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
 
@@ -87,7 +87,7 @@ async function measureLayout(
     // The clock starts at the first confirmed payment, so process start-up is not counted.
     let start = 0, first = 0, done = 0;
     while (done < o.payments) {
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
       done = (await readTotals(redis, layout)).processedCount;
       if (start === 0 && done > 0) [start, first] = [performance.now(), done];
     }

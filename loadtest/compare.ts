@@ -16,6 +16,7 @@ import {
   createRedis,
   recordMs,
   type Redis,
+  sleep,
   summarize,
 } from "@fastpix/infra";
 import {
@@ -26,7 +27,7 @@ import {
   UserError,
 } from "@fastpix/pix";
 import { RedisServer } from "@fastpix/testing";
-import { type Enqueuer, enqueuerFor, type QueueDesign } from "@fastpix/queue";
+import { DESIGN_NAMES, type DesignName, type Enqueuer, enqueuerFor } from "@fastpix/queue";
 import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { ConsumerSet } from "./design_consumers.ts";
 import {
@@ -42,7 +43,7 @@ import {
 
 /** Settings of a comparison. */
 export interface CompareOptions {
-  designs: readonly QueueDesign[];
+  designs: readonly DesignName[];
   /** Payments per throughput run and in the memory measurement. */
   payments: number;
   /** N, the larger consumer count (the smaller is 1). */
@@ -69,7 +70,7 @@ export interface CompareOptions {
 /** Defaults of a full run, or of `--quick` (under a minute for every design). */
 export function compareDefaults(quick: boolean): CompareOptions {
   return {
-    designs: ["stream", "basic", "list", "list-reliable"],
+    designs: [...DESIGN_NAMES],
     payments: quick ? 2000 : 50_000,
     consumers: quick ? 2 : 4,
     rate: quick ? 500 : 1000,
@@ -138,7 +139,7 @@ export interface CrashRun extends CrashLedger {
 
 /** Everything measured for one design. */
 export interface DesignResult {
-  design: QueueDesign;
+  design: DesignName;
   throughput: ThroughputRun[];
   latency: LatencyRun;
   crash: CrashRun;
@@ -154,9 +155,8 @@ export interface CompareResult {
   results: DesignResult[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const STAGING = "pix:compare:staging";
-const isStream = (d: QueueDesign) => d === "stream" || d === "basic";
+const isStream = (d: DesignName) => d === "stream" || d === "basic";
 
 /** Options of {@link runCompare}. */
 export interface RunCompareOptions {
@@ -201,7 +201,7 @@ class DesignRun {
   readonly enqueuer: Enqueuer;
 
   constructor(
-    readonly design: QueueDesign,
+    readonly design: DesignName,
     readonly url: string,
     readonly redis: Redis,
     readonly o: CompareOptions,

@@ -7,19 +7,19 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { createLogger } from "@fastpix/infra";
 import { intIn, runCommand, stopOnSignals } from "@fastpix/cli";
-import { QUEUE_DESIGNS, type QueueDesign } from "@fastpix/queue";
+import { DESIGN_NAMES, type DesignName } from "@fastpix/queue";
 import { compareDefaults, runCompare } from "./compare.ts";
 import { comparisonHtml, comparisonNotes, comparisonTable } from "./compare_report.ts";
 
-function parseDesigns(text: string): QueueDesign[] {
+function parseDesigns(text: string): DesignName[] {
   const names = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  const bad = names.filter((s) => !(QUEUE_DESIGNS as readonly string[]).includes(s));
+  const bad = names.filter((s) => !(DESIGN_NAMES as readonly string[]).includes(s));
   if (names.length === 0 || bad.length > 0) {
     throw new InvalidArgumentError(
-      `Expected a comma-separated list of ${QUEUE_DESIGNS.join(", ")}.`,
+      `Expected a comma-separated list of ${DESIGN_NAMES.join(", ")}.`,
     );
   }
-  return [...new Set(names)] as QueueDesign[];
+  return [...new Set(names)] as DesignName[];
 }
 
 const program = new Command("compare-fifo-vs-stream")
@@ -28,7 +28,7 @@ const program = new Command("compare-fifo-vs-stream")
   )
   .option("--quick", "small counts, under a minute for every design (CI)", false)
   .addOption(
-    new Option("--designs <list>", `designs to run, comma-separated (${QUEUE_DESIGNS.join(",")})`)
+    new Option("--designs <list>", `designs to run, comma-separated (${DESIGN_NAMES.join(",")})`)
       .argParser(parseDesigns),
   )
   .addOption(

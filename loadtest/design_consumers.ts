@@ -6,15 +6,8 @@
 import { ChildTool } from "@fastpix/testing";
 import type { Redis } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
-import type { QueueDesign } from "@fastpix/queue";
-
-/** The command file that runs a consumer of each design. */
-export const CONSUMER_SCRIPTS: Record<QueueDesign, string> = {
-  stream: "consumer/consume_command.ts",
-  basic: "consumer/consume_basic_command.ts",
-  list: "fifo_list_demo/consume_list_command.ts",
-  "list-reliable": "fifo_list_demo/consume_list_reliable_command.ts",
-};
+import { type DesignName, DESIGNS } from "@fastpix/queue";
+import { sleep } from "@fastpix/infra";
 
 /** Options of {@link spawnDesignConsumer}; each becomes the env var the commands read. */
 export interface DesignConsumerOptions {
@@ -35,7 +28,7 @@ export interface DesignConsumerOptions {
  * pinned so a user's own REDIS_STREAM or LIST_INDEX cannot leak into a measurement.
  */
 export function spawnDesignConsumer(
-  design: QueueDesign,
+  design: DesignName,
   redisUrl: string,
   options: DesignConsumerOptions,
 ): ChildTool {
@@ -53,7 +46,7 @@ export function spawnDesignConsumer(
     env.IDLE_THRESHOLD_MS = String(options.idleThresholdMs);
   }
   if (options.batchSize !== undefined) env.CONSUMER_BATCH_SIZE = String(options.batchSize);
-  return new ChildTool(CONSUMER_SCRIPTS[design], { env, echo: options.echo });
+  return new ChildTool(DESIGNS[design].consumerScript, { env, echo: options.echo });
 }
 
 /** Linux's USER_HZ, the unit of utime and stime in /proc/<pid>/stat. */
@@ -70,7 +63,7 @@ export class ConsumerSet {
   readonly children = new Map<string, ChildTool>();
 
   constructor(
-    readonly design: QueueDesign,
+    readonly design: DesignName,
     readonly redisUrl: string,
     readonly defaults: Omit<DesignConsumerOptions, "name"> = {},
   ) {}
@@ -102,7 +95,7 @@ export class ConsumerSet {
       if (Date.now() > deadline) {
         throw new Error(`${this.design} consumers did not connect within ${timeoutMs} ms`);
       }
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
-import { createRedis, pingWithin, type Redis } from "@fastpix/infra";
+import { createRedis, pingWithin, type Redis, sleep } from "@fastpix/infra";
 import { ensureDebianBinary, freePort, RedisServer, spawnConsumer } from "@fastpix/testing";
 import { type GatewayProcess, startGatewayProcess } from "./gateway_process.ts";
 
@@ -185,7 +185,7 @@ export async function runGatewayBench(
     const cpuBefore = await totalCpuMicros(pids);
     const result = await runWrk(base, o, o.durationS);
     const cpuAfter = await totalCpuMicros(pids);
-    await new Promise((r) => setTimeout(r, 200)); // the last batches in flight
+    await sleep(200); // the last batches in flight
     const enqueued = await entriesAdded(redis, "pix_payments") - before;
     const accepted = result.requests - result.non2xx;
     const wrkVersion = new TextDecoder().decode(

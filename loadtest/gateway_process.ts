@@ -4,6 +4,7 @@
  * @module
  */
 import { ChildTool } from "@fastpix/testing";
+import { sleep } from "@fastpix/infra";
 
 /** Options of {@link startGatewayProcess}. */
 export interface GatewayProcessOptions {
@@ -59,7 +60,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
     } finally {
       fresh.close();
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   if (!exited) await stop();
   const { output } = await exit;

@@ -8,7 +8,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { intIn, runCommand } from "@fastpix/cli";
 import { UserError } from "@fastpix/pix";
-import { GATEWAY_DESIGNS, type GatewayDesign, isGatewayDesign } from "@fastpix/gateway";
+import { DESIGN_NAMES, type DesignName, isDesignName } from "@fastpix/queue";
 import { runK6 } from "./k6_runner.ts";
 
 /** Env vars the scenarios read (passed on to k6 with -e when set). */
@@ -46,11 +46,11 @@ const program = new Command("k6")
   .addOption(new Option("--k6 <binary>", "the k6 binary").env("K6").default("k6"))
   .option("--results <dir>", "folder for the summary JSON", "loadtest/results")
   .action(async (scenario, k6Args, opts) => {
-    let designs: GatewayDesign[] | undefined;
+    let designs: DesignName[] | undefined;
     if (opts.designs !== undefined) {
       designs = opts.designs.split(",").map((d) => d.trim()).filter((d) => d !== "").map((d) => {
-        if (!isGatewayDesign(d)) {
-          throw new UserError(`Unknown design ${JSON.stringify(d)}: use ${GATEWAY_DESIGNS.join(", ")}`);
+        if (!isDesignName(d)) {
+          throw new UserError(`Unknown design ${JSON.stringify(d)}: use ${DESIGN_NAMES.join(", ")}`);
         }
         return d;
       });

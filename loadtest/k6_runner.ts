@@ -7,12 +7,7 @@
 import { ChildTool, commandExists, freePort, RedisServer } from "@fastpix/testing";
 import { createLogger } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
-import {
-  bindDesign,
-  type DesignTarget,
-  GATEWAY_DESIGNS,
-  type GatewayDesign,
-} from "@fastpix/gateway";
+import { bindDesign, DESIGN_NAMES, type DesignName, type DesignTarget } from "@fastpix/queue";
 import { type GatewayProcess, startGatewayProcess } from "./gateway_process.ts";
 
 const log = createLogger("k6");
@@ -27,7 +22,7 @@ const TARGET: DesignTarget = { stream: "pix_payments", group: "pix_consumers", n
 export interface K6RunOptions {
   scenario: string;
   /** Designs to run, one after the other (default: every design the gateway has). */
-  designs?: GatewayDesign[];
+  designs?: DesignName[];
   /** Consumer processes per design. */
   consumers: number;
   /** The k6 binary (`K6`, default `k6` on PATH). */
@@ -64,10 +59,10 @@ class DesignStack {
   consumers: ChildTool[] = [];
   gateway?: GatewayProcess;
 
-  private constructor(readonly redis: RedisServer, readonly design: GatewayDesign) {}
+  private constructor(readonly redis: RedisServer, readonly design: DesignName) {}
 
   static async start(
-    design: GatewayDesign,
+    design: DesignName,
     options: { consumers: number; gateway: boolean; consumerEnv?: Record<string, string> },
   ): Promise<DesignStack> {
     const stack = new DesignStack(await RedisServer.start(), design);
@@ -156,7 +151,7 @@ export async function runK6(options: K6RunOptions): Promise<{ code: number; summ
   await Deno.mkdir(options.resultsDir, { recursive: true });
   const at = stamp();
   const summary = `${options.resultsDir}/k6-${options.scenario}-${at}.json`;
-  const designs = options.designs ?? [...GATEWAY_DESIGNS];
+  const designs = options.designs ?? [...DESIGN_NAMES];
   const file = `${options.scenario}.ts`;
 
   if (options.scenario === "soak") {
@@ -212,7 +207,7 @@ export async function runK6(options: K6RunOptions): Promise<{ code: number; summ
 /** The soak: consumers restarted half way (one SIGKILLed, the others stopped gracefully). */
 async function runSoak(
   options: K6RunOptions,
-  design: GatewayDesign,
+  design: DesignName,
   summary: string,
 ): Promise<number> {
   const durationS = parseSeconds(options.env.DURATION ?? "10m");

@@ -15,7 +15,8 @@ import {
   TOTAL_AMOUNT_CENTS_KEY,
 } from "@fastpix/pix";
 import type { Redis } from "@fastpix/infra";
-import type { QueueDesign } from "@fastpix/queue";
+import type { DesignName } from "@fastpix/queue";
+import { groupInfo } from "@fastpix/infra";
 
 /** Key names the harness uses (the defaults of DESIGN.md). */
 export const STREAM = "pix_payments";
@@ -46,7 +47,7 @@ export interface CrashLedger {
 /** Transaction ids of what consumer `name` holds right now (after it was killed). */
 export async function heldBy(
   redis: Redis,
-  design: QueueDesign,
+  design: DesignName,
   name: string,
 ): Promise<string[] | null> {
   if (design === "list") return null; // popped payloads exist only in the dead process
@@ -67,14 +68,10 @@ async function streamTransactions(redis: Redis): Promise<[string, string][]> {
 
 /** Pending entries (all consumers) and entries not yet delivered, of the payment stream's group. */
 export async function groupBacklog(redis: Redis): Promise<{ pending: number; lag: number }> {
-  const groups = await redis.xinfo("GROUPS", STREAM) as unknown[][];
-  for (const g of groups) {
-    const r = fieldsToRecord(g.map(String));
-    if (r.name !== GROUP) continue;
-    const lag = Number(r.lag); // nil (unknown) only after deletions, which the harness never does
-    return { pending: Number(r.pending), lag: Number.isFinite(lag) ? lag : 0 };
-  }
-  return { pending: 0, lag: Number(await redis.xlen(STREAM)) };
+  const info = await groupInfo(redis, STREAM, GROUP);
+  if (info === undefined) return { pending: 0, lag: Number(await redis.xlen(STREAM)) };
+  const lag = Number(info.lag); // nil (unknown) only after deletions, which the harness never does
+  return { pending: Number(info.pending), lag: Number.isFinite(lag) ? lag : 0 };
 }
 
 async function counters(redis: Redis): Promise<{ count: number; cents: bigint }> {
@@ -87,7 +84,7 @@ const centsOf = (p: PaymentMessage) => BigInt(parseAmountCents(p.amount)!);
 /** Builds the ledger once the queue is drained. `held` is what {@link heldBy} returned. */
 export async function crashLedger(
   redis: Redis,
-  design: QueueDesign,
+  design: DesignName,
   sent: readonly PaymentMessage[],
   held: string[] | null,
 ): Promise<CrashLedger> {

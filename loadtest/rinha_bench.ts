@@ -14,6 +14,7 @@ import {
   type LatencyHistogram,
   type LatencySummary,
   recordMs,
+  sleep,
   summarize,
 } from "@fastpix/infra";
 import { formatCents } from "@fastpix/pix";
@@ -108,7 +109,6 @@ interface Summaries {
   fallback: [count: number, cents: number];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const toCents = (amount: number) => Math.round(amount * 100);
 
 /** Everything the bench started, to stop at the end. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { createRedis, type Logger } from "@fastpix/infra";
+import { createRedis, type Logger, sleep } from "@fastpix/infra";
 import {
   groupOption,
   idleThresholdOption,
@@ -102,7 +102,7 @@ const program = new Command("monitor")
     let rate: number | null = null;
     if (first.available) {
       const t0 = performance.now();
-      await new Promise((r) => setTimeout(r, opts.interval));
+      await sleep(opts.interval);
       const second = await snapshot(redis, { ...read, state, completeScan: true });
       if (second.available) {
         snap = second;

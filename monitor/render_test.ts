@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { renderPlain, renderScreen, type ScreenView } from "./render.ts";
 import type { Snapshot } from "./snapshot.ts";
+import { listProcessingKey, sourceListKey } from "@fastpix/pix";
 import { brl, duration, fitMiddle } from "./format.ts";
 
 /** A busy system: 3 consumers (one stalled), 1,000 response streams, dead letters, lists. */
@@ -87,8 +88,8 @@ function busy(): Snapshot {
       },
     ],
     lists: [
-      { key: "source_list_0", kind: "source_list", length: 7 },
-      { key: "pix:processing:w1", kind: "processing_list", length: 2 },
+      { key: sourceListKey(0), kind: "source_list", length: 7 },
+      { key: listProcessingKey("w1"), kind: "processing_list", length: 2 },
     ],
     notes: [],
     rounds: 1,

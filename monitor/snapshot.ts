@@ -10,19 +10,16 @@ import {
   ErrorCode,
   formatCents,
   LATENCY_KEY,
+  LIST_PROCESSING_PREFIX,
   parseAmountCents,
   PROCESSED_COUNT_KEY,
+  SOURCE_LIST_PREFIX,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
 } from "@fastpix/pix";
 import { errorMessage, type LatencySummary, redactUrl, type Redis } from "@fastpix/infra";
 import { KeyScanner } from "./key_scanner.ts";
 import type { LedgerStats } from "@fastpix/consumer";
-
-/** Prefix of the list designs' queues (issue 3): `source_list_<i>`. */
-export const SOURCE_LIST_PREFIX = "source_list_";
-/** Prefix of the reliable list design's in-flight lists (issue 3): `pix:processing:<consumer>`. */
-export const PROCESSING_LIST_PREFIX = "pix:processing:";
 
 /** A consumer of a group, from `XINFO CONSUMERS`. */
 export interface ConsumerInfo {
@@ -175,7 +172,7 @@ export class SnapshotState {
     });
     this.lists = new KeyScanner([
       { prefix: SOURCE_LIST_PREFIX, kind: "source_list" },
-      { prefix: PROCESSING_LIST_PREFIX, kind: "processing_list" },
+      { prefix: LIST_PROCESSING_PREFIX, kind: "processing_list" },
     ], { count: scanCount, type: "list" });
   }
 

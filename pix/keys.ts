@@ -68,9 +68,12 @@ export function streamKeys(stream: string, tag?: string): StreamKeys {
   };
 }
 
+/** Prefix of the list designs' queues: `source_list_<i>`. */
+export const SOURCE_LIST_PREFIX = "source_list_";
+
 /** The list designs' queue `i`. */
 export function sourceListKey(index: number): string {
-  return `source_list_${index}`;
+  return `${SOURCE_LIST_PREFIX}${index}`;
 }
 
 /**
@@ -97,9 +100,12 @@ export function ledgerBacklogKey(stream: string): string {
 /** Reliable list design: hash of live consumers, `<consumer>` → the source list it takes from. */
 export const LIST_CONSUMERS_KEY = "pix:list_consumers";
 
+/** Prefix of the reliable list design's processing lists: `pix:list_processing:<consumer>`. */
+export const LIST_PROCESSING_PREFIX = "pix:list_processing:";
+
 /** Reliable list design: the payments `consumer` has taken and not yet finished (list). */
 export function listProcessingKey(consumer: string): string {
-  return `pix:list_processing:${consumer}`;
+  return `${LIST_PROCESSING_PREFIX}${consumer}`;
 }
 
 /** Reliable list design: present while `consumer` is alive (string with a PX expiry). */

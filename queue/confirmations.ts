@@ -10,14 +10,15 @@
 import keySlot from "cluster-key-slot";
 import { type Confirmation, parseConfirmation } from "@fastpix/pix";
 import {
+  backoffMs,
   createClient,
   errorMessage,
   isCluster,
   isCommandTimeout,
   type Logger,
-  reconnectDelayMs,
   type RedisClient,
   type RedisTarget,
+  sleep,
 } from "@fastpix/infra";
 
 type XReadReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
@@ -77,7 +78,7 @@ class KeyGroupReader {
         if (this.#stopped) break;
         this.logger?.warn(`reading confirmations failed: ${errorMessage(error)}; retrying`);
         if (isCommandTimeout(error)) this.redis.disconnect(true); // a silent socket: start afresh
-        await new Promise((r) => setTimeout(r, reconnectDelayMs(++failures)));
+        await sleep(backoffMs(++failures));
       }
     }
   }

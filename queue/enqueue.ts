@@ -108,17 +108,6 @@ export function streamEnqueuer(stream: string, options: StreamEnqueuerOptions = 
   };
 }
 
-/** The queue designs fastpix compares, by the names `--design` takes. */
-export const QUEUE_DESIGNS = ["stream", "basic", "list", "list-reliable"] as const;
-
-/** One of {@link QUEUE_DESIGNS}. */
-export type QueueDesign = typeof QUEUE_DESIGNS[number];
-
-/** XADDs payments onto `stream` for the basic stream consumer (the same entries as `stream`). */
-export function basicEnqueuer(stream: string): Enqueuer {
-  return { ...streamEnqueuer(stream), design: "basic" };
-}
-
 /**
  * LPUSHes payments as JSON onto `lists` (one variadic LPUSH per batch), batch after batch round
  * the lists, for the plain (`list`) or reliable (`list-reliable`) list design.
@@ -136,27 +125,4 @@ export function listEnqueuer(
       await redis.lpush(key, ...batch.map((p) => JSON.stringify(p)));
     },
   };
-}
-
-/** Where {@link enqueuerFor} puts payments. */
-export interface EnqueueTarget {
-  /** Payment stream of the stream designs. */
-  stream: string;
-  /** Lists of the list designs (`source_list_<i>`). */
-  lists: readonly string[];
-  /** Partitions, routing and durability of the `stream` design. */
-  streamOptions?: StreamEnqueuerOptions;
-}
-
-/** The enqueuer that feeds `design`. */
-export function enqueuerFor(design: QueueDesign, target: EnqueueTarget): Enqueuer {
-  switch (design) {
-    case "stream":
-      return streamEnqueuer(target.stream, target.streamOptions);
-    case "basic":
-      return basicEnqueuer(target.stream);
-    case "list":
-    case "list-reliable":
-      return listEnqueuer(target.lists, design);
-  }
 }

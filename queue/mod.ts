@@ -4,3 +4,5 @@
  */
 export * from "./enqueue.ts";
 export * from "./confirmations.ts";
+export * from "./design_info.ts";
+export * from "./registry.ts";

@@ -7,7 +7,7 @@
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { ChildTool, type ChildToolOptions, RedisServer } from "@fastpix/testing";
-import { createLogger, redactUrl, requireRedis } from "@fastpix/infra";
+import { createLogger, redactUrl, requireRedis, sleep } from "@fastpix/infra";
 import {
   idleThresholdOption,
   intIn,
@@ -150,7 +150,7 @@ async function waitForHttp(url: string, what: string, timeoutMs = 15_000): Promi
       await response.body?.cancel();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   throw new UserError(`${what} did not answer at ${url} within ${timeoutMs / 1000} s`);

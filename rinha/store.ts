@@ -4,7 +4,7 @@
  * count-once marks and the summary buckets. Every change is one Lua script (see `lua/`).
  * @module
  */
-import { LuaScript, type Redis } from "@fastpix/infra";
+import { ensureGroup, LuaScript, type Redis } from "@fastpix/infra";
 
 /** The two processors, in the challenge's names. */
 export const PROCESSORS = ["default", "fallback"] as const;
@@ -77,11 +77,7 @@ export class RinhaStore {
 
   /** Creates the queue and its group when missing. */
   async ensureGroup(): Promise<void> {
-    try {
-      await this.redis.xgroup("CREATE", RINHA_KEYS.queue, RINHA_KEYS.group, "0", "MKSTREAM");
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
-    }
+    await ensureGroup(this.redis, RINHA_KEYS.queue, RINHA_KEYS.group);
   }
 
   /** Queues a payment; false when its correlation id was already queued. */

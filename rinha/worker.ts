@@ -6,7 +6,16 @@
  * with XAUTOCLAIM and retries them under the same processor and requestedAt while in doubt.
  * @module
  */
-import { createLogger, createRedis, errorMessage, type Logger, type Redis } from "@fastpix/infra";
+import {
+  backoffMs,
+  createLogger,
+  createRedis,
+  errorMessage,
+  idTimeMs,
+  Limiter,
+  type Logger,
+  type Redis,
+} from "@fastpix/infra";
 import { UUID_PATTERN } from "./wire.ts";
 import { HealthMonitor } from "./health.ts";
 import { lookupPayment, postPayment } from "./processor_client.ts";
@@ -71,39 +80,10 @@ export interface WorkerStats {
 }
 
 /** Backoff between attempts of one payment: 20 ms doubling up to 1 s, with jitter. */
-export function retryDelayMs(failures: number): number {
-  const base = Math.min(1000, 20 * 2 ** Math.min(failures, 6));
-  return base / 2 + Math.random() * base / 2;
-}
+const retryDelayMs = (failures: number) =>
+  backoffMs(failures, { baseMs: 20, maxMs: 1000, jitter: true });
 
 type Entry = [id: string, fields: string[] | null];
-
-/** A counting semaphore for in-flight requests. */
-class Slots {
-  #free: number;
-  #waiters: (() => void)[] = [];
-  constructor(size: number) {
-    this.#free = size;
-  }
-  get free(): number {
-    return this.#free;
-  }
-  get waiting(): number {
-    return this.#waiters.length;
-  }
-  async acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
 
 /** A token bucket: `take()` resolves when an attempt may start. */
 class Pace {
@@ -153,7 +133,7 @@ export class RinhaWorker {
   #redis: Redis;
   #reader: Redis;
   #store: RinhaStore;
-  #slots: Slots;
+  #slots: Limiter;
   #pace: Pace;
   #inHand = new Map<string, Promise<void>>();
   #stopping = false;
@@ -170,7 +150,7 @@ export class RinhaWorker {
       logger: this.#log,
     });
     this.#store = new RinhaStore(this.#redis);
-    this.#slots = new Slots(options.concurrency);
+    this.#slots = new Limiter(options.concurrency);
     this.#pace = new Pace(options.attemptsPerSecond);
     this.router = new Router(options.policy);
     this.health = new HealthMonitor({
@@ -272,7 +252,7 @@ export class RinhaWorker {
       else if (fields[i] === "a") cents = Number(fields[i + 1]);
     }
     if (reclaimed) this.stats.reclaimed++;
-    const receivedMs = Number(id.slice(0, id.indexOf("-")));
+    const receivedMs = idTimeMs(id);
     const valid = UUID_PATTERN.test(cid) && Number.isSafeInteger(cents) && cents > 0;
     const work = valid ? this.#pay(id, cid, cents, receivedMs) : this.#discard(id, fields);
     const task = work
@@ -429,7 +409,7 @@ export class RinhaWorker {
         return await job();
       } catch (error) {
         this.#log.warn(`cannot ${what}: ${errorMessage(error)}; retrying`);
-        await this.#sleep(Math.min(2000, 50 * 2 ** failures));
+        await this.#sleep(backoffMs(failures));
         if (this.#stopping) return;
       }
     }

@@ -19,7 +19,7 @@ import {
 import { requireRedis } from "@fastpix/infra";
 import { sourceListKey, UserError } from "@fastpix/pix";
 import { inject, type InjectReport } from "./injector.ts";
-import { enqueuerFor, QUEUE_DESIGNS, type QueueDesign } from "@fastpix/queue";
+import { DESIGN_NAMES, type DesignName, enqueuerFor } from "@fastpix/queue";
 import { RANDOM_BACKEND_IDS } from "./payments.ts";
 import { printReport } from "./report.ts";
 
@@ -51,8 +51,8 @@ const program = new Command("inject")
       .env("RANDOMIZE_BACKEND_ID").default(false).preset("true").argParser(parseBoolean),
   )
   .addOption(
-    new Option("--design <design>", "queue design to feed").choices(QUEUE_DESIGNS)
-      .default("stream" as QueueDesign),
+    new Option("--design <design>", "queue design to feed").choices(DESIGN_NAMES)
+      .default("stream" as DesignName),
   )
   .addOption(
     new Option("--num-lists <n>", "list designs: spread batches over source_list_0..n-1")

@@ -12,6 +12,7 @@ import {
   recordMs,
   type RedisClient,
   responseKeysOf,
+  sleep,
   type StreamLayout,
   summarize,
 } from "@fastpix/infra";
@@ -77,8 +78,6 @@ export interface InjectReport {
   /** Enqueue to confirmation, ms (with await). */
   latency: LatencySummary | null;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one injection and resolves to its report. */
 export async function inject(options: InjectOptions): Promise<InjectReport> {

@@ -16,6 +16,7 @@
  */
 import { centsFromJsonNumber, parseInstantRange, UUID_PATTERN } from "@fastpix/rinha/wire";
 import { formatCents, parseTimestamp } from "@fastpix/pix";
+import { sleep } from "@fastpix/infra";
 
 /** Options of {@link ProcessorSimulator.start}. */
 export interface ProcessorOptions {
@@ -206,7 +207,7 @@ export class ProcessorSimulator {
     this.stats.inProgress++;
     try {
       const delay = this.delayMs;
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      if (delay > 0) await sleep(delay);
       if (this.failing) {
         this.stats.failed++;
         return message(500, `Processor ${this.name} is failing`);

@@ -8,6 +8,7 @@
 import { Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import { ensureRedisServerBinary, freePort, RedisServer } from "./redis_server.ts";
+import { sleep } from "@fastpix/infra";
 
 /** Options of {@link RedisCluster.start} and {@link startClusterDaemons}. */
 export interface RedisClusterOptions {
@@ -140,7 +141,7 @@ export async function waitClusterOk(ports: number[], timeoutMs = 15_000): Promis
     } catch (error) {
       last = (error as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`Redis Cluster on ${ports.join(",")} not ok within ${timeoutMs} ms (${last})`);
 }
@@ -241,7 +242,7 @@ export class RedisCluster {
       const nodes = await this.nodes();
       const live = nodes.filter((n) => n.role === "master" && !n.failing && n.slots.length > 0);
       if (live.every((n) => this.livePorts.includes(n.port))) return;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error(`Redis Cluster did not fail over within ${timeoutMs} ms`);
   }
@@ -349,7 +350,7 @@ async function waitAnswering(ports: number[]): Promise<void> {
         if (await nodeCommand(port, "PING") === "PONG") break;
       } catch { /* not yet */ }
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 }
@@ -363,7 +364,7 @@ export async function stopClusterDaemons(dir: string): Promise<number[]> {
   if (!state) return [];
   const waitFree = async (port: number, ms: number) => {
     const deadline = Date.now() + ms;
-    while (!portIsFree(port) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!portIsFree(port) && Date.now() < deadline) await sleep(50);
     return portIsFree(port);
   };
   for (const port of state.ports) {

@@ -4,7 +4,7 @@
  * @module
  */
 import { UserError } from "@fastpix/pix";
-import { pingWithin } from "@fastpix/infra";
+import { pingWithin, sleep } from "@fastpix/infra";
 
 /** Options of {@link RedisServer.start}. */
 export interface RedisServerOptions {
@@ -116,7 +116,7 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (await pingWithin(this.url, 500)) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     throw new Error(
       `redis-server on port ${this.port} did not answer within 10 s (log in ${this.dir})`,

@@ -10,7 +10,7 @@ import {
   type RedisServerOptions,
   spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/testing";
-import { createRedis, type Redis, type RedisClient } from "@fastpix/infra";
+import { createRedis, type Redis, type RedisClient, sleep } from "@fastpix/infra";
 import { parseAmountCents, parseConfirmation, type PaymentMessage } from "@fastpix/pix";
 import { makePayment } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
@@ -54,7 +54,7 @@ export async function waitFor(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -12,6 +12,7 @@ import {
   readTotals,
   type RedisClient,
   responseKeysOf,
+  sleep,
 } from "@fastpix/infra";
 import {
   dlqKey,
@@ -234,12 +235,12 @@ Deno.test(
               await healed; // throws if the failover or the rejoin failed
               throw new Error(`The producer could not write for 50 s: ${(error as Error).message}`);
             }
-            await new Promise((r) => setTimeout(r, 200));
+            await sleep(200);
           }
         }
         if (i === 15) resumedAt = Date.now();
         payments.push(...batch);
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
       await healed;
       const promoted = await cluster.masterOf(victimSlot);

@@ -16,6 +16,7 @@ import {
   sumAmounts,
   waitFor,
 } from "./_helpers.ts";
+import { sleep } from "@fastpix/infra";
 
 const count = async (redis: Redis) => Number(await redis.get("processed_count"));
 
@@ -97,7 +98,7 @@ Deno.test(
     });
     await waitFor("the consumer to make progress", async () => (await count(redis)) >= 2000);
     await server.kill();
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     await server.restart();
     await waitFor(
       "every payment to be processed",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { applyBatch, buildBatch, type RawEntry, StreamConsumer } from "@fastpix/consumer";
 import { dlqKey, ErrorCode, fieldsToRecord } from "@fastpix/pix";
-import { type Redis } from "@fastpix/infra";
+import { type Redis, sleep } from "@fastpix/infra";
 import {
   client,
   confirmationsOf,
@@ -231,7 +231,7 @@ Deno.test(
     );
     // One entry was deleted from the stream while pending (Redis 7 reports it in XAUTOCLAIM).
     await redis.xdel("pix_payments", ids[299]);
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
 
     const consumer = new StreamConsumer(
       consumerOptions(server.url, { idleThresholdMs: 100, maxDeliveries: 5, batchSize: 64 }),

@@ -6,11 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { CONSUMER_DEFAULTS, StreamConsumer } from "@fastpix/consumer";
+import { bindDesign, DESIGN_NAMES, type DesignTarget } from "@fastpix/queue";
 import {
-  bindDesign,
-  type DesignTarget,
   GATEWAY_DEFAULTS,
-  GATEWAY_DESIGNS,
   type GatewayOptions,
   parsePrometheusText,
   type RunningGateway,
@@ -487,7 +485,7 @@ Deno.test(
   "each design end to end through HTTP with its own consumer process, /health 200 first",
   INTEGRATION,
   async (t) => {
-    for (const design of GATEWAY_DESIGNS) {
+    for (const design of DESIGN_NAMES) {
       await t.step(design, async () => {
         await using server = await startRedis();
         const redis = client(server.url);

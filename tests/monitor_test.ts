@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { snapshot, type SnapshotOptions, SnapshotState } from "@fastpix/monitor";
-import { createRedis, type Logger, type Redis } from "@fastpix/infra";
+import { createRedis, type Logger, type Redis, sleep } from "@fastpix/infra";
+import { listProcessingKey, sourceListKey } from "@fastpix/pix";
 import { ChildTool, client, INTEGRATION, startRedis, waitFor } from "./_helpers.ts";
 
 const STREAM = "pix_payments";
@@ -13,7 +14,6 @@ const GROUP = "pix_consumers";
 const PREFIX = "backend_bacen_response_";
 const IDLE_MS = 400;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** A client like the monitor's: fails fast during outages. */
@@ -80,9 +80,9 @@ async function fill(redis: Redis): Promise<{ ids: string[]; responseLastIds: str
     fast: JSON.stringify({ count: 4, p50: 1.5, p95: 3.25, p99: 4, max: 4.5, mean: 2, at: "x" }),
     broken: "{not json",
   });
-  await redis.rpush("source_list_0", "a", "b", "c");
-  await redis.rpush("source_list_1", "a");
-  await redis.rpush("pix:processing:w1", "a", "b");
+  await redis.rpush(sourceListKey(0), "a", "b", "c");
+  await redis.rpush(sourceListKey(1), "a");
+  await redis.rpush(listProcessingKey("w1"), "a", "b");
   await sleep(IDLE_MS + 200);
   await redis.xreadgroup("GROUP", GROUP, "fast", "COUNT", 4, "STREAMS", STREAM, ">");
   return { ids, responseLastIds };
@@ -148,9 +148,9 @@ Deno.test("snapshot: exact numbers for known contents", INTEGRATION, async () =>
       { consumer: "fast", count: 4, p50: 1.5, p95: 3.25, p99: 4, max: 4.5, mean: 2, at: "x" },
     ]);
     assert.deepEqual(s.lists, [
-      { key: "source_list_0", kind: "source_list", length: 3 },
-      { key: "source_list_1", kind: "source_list", length: 1 },
-      { key: "pix:processing:w1", kind: "processing_list", length: 2 },
+      { key: sourceListKey(0), kind: "source_list", length: 3 },
+      { key: sourceListKey(1), kind: "source_list", length: 1 },
+      { key: listProcessingKey("w1"), kind: "processing_list", length: 2 },
     ]);
     assert.equal(s.server?.version.split(".").length, 3);
 
@@ -188,12 +188,12 @@ Deno.test(
       assert.equal(second.lists.length, 3);
 
       await redis.xadd(`${PREFIX}99`, "*", "transaction_id", "new");
-      await redis.del("source_list_1");
+      await redis.del(sourceListKey(1));
       await snapshot(monitor, options(server.url, { state }));
       const third = await snapshot(monitor, options(server.url, { state }));
       assert.equal(third.rounds, 1);
       assert.deepEqual(third.responses.streams.map((r) => r.backendId), ["1", "2", "10", "99"]);
-      assert.deepEqual(third.lists.map((l) => l.key), ["source_list_0", "pix:processing:w1"]);
+      assert.deepEqual(third.lists.map((l) => l.key), [sourceListKey(0), listProcessingKey("w1")]);
     } finally {
       monitor.disconnect();
       redis.disconnect();
@@ -448,7 +448,7 @@ Deno.test(
         /Dead letters 5 +of last 5/,
         /1202 amount format +3/,
         /source_list_0 +3/,
-        /pix:processing:w1 +2/,
+        new RegExp(`${listProcessingKey("w1")} +2`),
         /fast +1\.50 +3\.25 +4\.00 +4\.50/,
         /q quits · every 200 ms/,
       ]

@@ -15,7 +15,7 @@ import {
   writeBatches,
 } from "@fastpix/consumer";
 import { dlqKey, ledgerBacklogKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
-import { type Redis } from "@fastpix/infra";
+import { type Redis, sleep } from "@fastpix/infra";
 import {
   addRaw,
   ChildTool,
@@ -302,10 +302,10 @@ Deno.test(
         async () => (await backlog(redis)) > 3000,
         30_000,
       );
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       const paused = await count(redis);
       assert.ok(paused > 5000 && paused <= 5250, `processed ${paused} with PostgreSQL down`);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       assert.equal(await count(redis), paused, "the consumer went past the backlog limit");
       assert.equal(await backlog(redis), paused - 2000);
 

@@ -28,6 +28,7 @@ import {
   startRedis,
   sumAmounts,
 } from "./_helpers.ts";
+import { sleep } from "@fastpix/infra";
 
 const options = (url: string, overrides: Partial<StreamConsumerOptions> = {}) =>
   consumerOptions(url, { consumerName: "retry_consumer", idleThresholdMs: 150, ...overrides });
@@ -197,7 +198,7 @@ Deno.test(
       "RETRYCOUNT",
       5,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const consumer = new StreamConsumer(options(server.url, { maxDeliveries: 5 }));
     await consumeUntil(consumer, async () =>
       (await pendingCount(redis, "pix_payments")) === 0 &&

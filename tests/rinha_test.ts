@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { formatCents } from "@fastpix/pix";
-import { type Redis } from "@fastpix/infra";
+import { type Redis, sleep } from "@fastpix/infra";
 import {
   DEFAULT_POLICY,
   parsePaid,
@@ -224,7 +224,7 @@ Deno.test("processor simulator: one health check per window (429 otherwise), 503
   assert.equal(limited.status, 429);
   await limited.body?.cancel();
   p.failing = true;
-  await new Promise((r) => setTimeout(r, 320));
+  await sleep(320);
   const failing = await health();
   assert.equal(failing.status, 503);
   assert.deepEqual(await failing.json(), { failing: true, minResponseTime: 35 });

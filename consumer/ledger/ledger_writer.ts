@@ -7,14 +7,16 @@
  * @module
  */
 import {
+  backoffMs,
   createLogger,
   createRedis,
+  ensureGroup,
   errorMessage,
   type Logger,
   LuaScript,
-  reconnectDelayMs,
   redactUrl,
   type Redis,
+  sleep,
 } from "@fastpix/infra";
 import { fieldsToRecord, ledgerBacklogKey, ledgerOutboxKey } from "@fastpix/pix";
 import { LEDGER_GROUP } from "./outbox.ts";
@@ -83,11 +85,7 @@ export class LedgerWriter {
 
   /** Creates the outbox group (and stream) if missing, from the start so nothing is missed. */
   async ensureGroup(): Promise<void> {
-    try {
-      await this.redis.xgroup("CREATE", this.#outbox, LEDGER_GROUP, "0", "MKSTREAM");
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith("BUSYGROUP")) throw error;
-    }
+    await ensureGroup(this.redis, this.#outbox, LEDGER_GROUP);
   }
 
   /** Starts the loop in the background (see {@link close}). */
@@ -139,7 +137,7 @@ export class LedgerWriter {
       } catch (error) {
         failures++;
         this.#log.warn(`ledger writer: ${errorMessage(error)}; retrying`);
-        await new Promise((r) => setTimeout(r, reconnectDelayMs(failures)));
+        await sleep(backoffMs(failures));
       }
     }
   }
@@ -213,7 +211,7 @@ export class LedgerWriter {
         this.stats.failures++;
         await this.#reportFailure(error);
         if (this.#stopping && Date.now() > this.#deadline) return;
-        await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+        await sleep(backoffMs(attempt));
       }
     }
     this.stats.flushes++;
@@ -248,7 +246,7 @@ export class LedgerWriter {
             break;
           }
           await this.#reportFailure(error);
-          await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+          await sleep(backoffMs(attempt));
         }
       }
     }

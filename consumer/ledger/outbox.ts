@@ -5,7 +5,13 @@
  * them; while PostgreSQL is away they wait there, up to a bound after which the consumer pauses.
  * @module
  */
-import { createLogger, type Logger, LuaScript, type RedisClient as Redis } from "@fastpix/infra";
+import {
+  createLogger,
+  type Logger,
+  LuaScript,
+  type RedisClient as Redis,
+  sleep,
+} from "@fastpix/infra";
 import {
   formatCents,
   ledgerBacklogKey,
@@ -168,7 +174,7 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
     );
     const started = Date.now();
     while (!released && backlog > options.maxBacklog) {
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
+      await sleep(options.pollMs ?? 100);
       backlog = Number(await redis.get(key));
     }
     log.info(`ledger backlog down to ${backlog} rows: resuming after ${Date.now() - started} ms`);

@@ -13,6 +13,7 @@
  */
 import type { OutboxBatch } from "./outbox.ts";
 import type { Sql } from "./postgres.ts";
+import { idTimeMs } from "@fastpix/infra";
 
 /**
  * A batch as the outbox stores it: already in the JSON the INSERTs read, so the writer only joins
@@ -29,8 +30,6 @@ export interface EncodedBatch {
   metrics: string;
 }
 
-const enqueuedMsOf = (streamId: string) => Number(streamId.slice(0, streamId.indexOf("-")));
-
 /**
  * Encodes a batch for the outbox (see {@link EncodedBatch}). Hot path: rows are built as strings;
  * only the values that may hold quotes (error messages, stream and consumer names) go through
@@ -45,7 +44,7 @@ export function encodeBatch(b: OutboxBatch): EncodedBatch {
   let latencyMax = 0;
   let rejected = 0;
   for (const [streamId, tx, backend, amount, status, code, message, n] of b.rows) {
-    const enqueuedMs = enqueuedMsOf(streamId);
+    const enqueuedMs = idTimeMs(streamId);
     const latency = b.appliedMs - enqueuedMs;
     latencySum += latency;
     latencyMax = Math.max(latencyMax, latency);

@@ -7,15 +7,16 @@
 /// <reference path="./k6_env.d.ts" />
 import exec from "k6/execution";
 import { Client, type RedisConnectionURL } from "k6/experimental/redis";
+import { CONFIRMING_DESIGNS, DESIGN_NAMES, type DesignName } from "../../queue/design_info.ts";
 
 /** The queue designs, as the gateway's `?design=` names them. */
-export const DESIGNS = ["stream", "list", "list-reliable", "basic"] as const;
+export const DESIGNS = DESIGN_NAMES;
 
 /** One of {@link DESIGNS}. */
-export type Design = typeof DESIGNS[number];
+export type Design = DesignName;
 
 /** Designs whose consumer writes confirmations (so `?wait=true` can answer). */
-export const CONFIRMING_DESIGNS: readonly Design[] = ["stream", "list", "list-reliable"];
+export { CONFIRMING_DESIGNS };
 
 function bad(name: string, value: string, expected: string): never {
   throw new Error(`Bad ${name}=${JSON.stringify(value)}: expected ${expected}`);
