@@ -16,6 +16,7 @@ export const ErrorCode = {
   AMOUNT_FORMAT: 1202,
   AMOUNT_NOT_POSITIVE: 1203,
   AMOUNT_ABOVE_MAX: 1204,
+  AMOUNT_LEADING_ZEROS: 1205,
   TIMESTAMP_MISSING: 1301,
   TIMESTAMP_INVALID: 1302,
   TIMESTAMP_IN_FUTURE: 1303,
@@ -238,6 +239,17 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
     fails: (f) =>
       parseAmountCents(f.amount) === undefined
         ? `Cannot parse amount ${show(f.amount)}: use a dot and at most 2 decimals`
+        : undefined,
+  },
+  {
+    // "00.01" and "007.50" parse, but no producer writes them (Python prints 0.01 and 7.5): refused
+    // rather than read as a number the sender may not have meant.
+    code: ErrorCode.AMOUNT_LEADING_ZEROS,
+    fails: (f) =>
+      /^0\d/.test(f.amount)
+        ? `Amount ${show(f.amount)} has leading zeros: write ${
+          show(f.amount.replace(/^0+(?=\d)/, ""))
+        }`
         : undefined,
   },
   {

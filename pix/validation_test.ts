@@ -171,3 +171,35 @@ Deno.test("property: well-formed payments are accepted with exact cents", () => 
     },
   ));
 });
+
+Deno.test("amounts with superfluous leading zeros are refused; Python's formatting stays valid", () => {
+  const refused: Array<[string, string]> = [
+    ["00.01", "0.01"],
+    ["007.50", "7.50"],
+    ["01", "1"],
+    ["0012.3", "12.3"],
+    ["000000000001.00", "1.00"],
+  ];
+  for (const [amount, written] of refused) {
+    const r = validatePayment({ ...good, amount }, { nowMs: NOW });
+    assert.ok(!r.ok, amount);
+    assert.equal(r.rejection.code, ErrorCode.AMOUNT_LEADING_ZEROS, amount);
+    assert.equal(r.rejection.message, `Amount "${amount}" has leading zeros: write "${written}"`);
+  }
+  const cents: Array<[string, number]> = [
+    ["0.01", 1],
+    ["0.5", 50],
+    ["12.3", 1230],
+    ["5.0", 500],
+    ["19.90", 1990],
+    ["12", 1200],
+    ["100", 10000],
+  ];
+  for (const [amount, expected] of cents) {
+    const r = validatePayment({ ...good, amount }, { nowMs: NOW });
+    assert.ok(r.ok, amount);
+    assert.equal(r.payment.amountCents, expected, amount);
+  }
+  // Zero stays "not positive" however it is written.
+  assert.equal(codeOf({ ...good, amount: "00.00" }), ErrorCode.AMOUNT_NOT_POSITIVE);
+});
