@@ -38,6 +38,7 @@ export const ErrorCode = {
   PAYEE_KEY_EVP: 1516,
   PAYER_NAME_TOO_SHORT: 1601,
   PAYLOAD_MALFORMED: 1403,
+  FIELD_REPEATED: 1404,
   MAX_DELIVERIES_EXCEEDED: 2001,
   // The HTTP gateway's own refusals (the request, not the payment, is at fault).
   REQUEST_BODY_TOO_LARGE: 3001,
@@ -367,7 +368,45 @@ export function validatePayment(
   };
 }
 
-/** Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last value). */
+/** The outcome of validating one stream entry: its fields as a record, and the verdict. */
+export type EntryValidation = ValidationResult & { fields: Record<string, string> };
+
+/**
+ * Validates one stream entry as Redis returns it, a flat `[field, value, ...]` list: a field name
+ * given twice is refused ({@link ErrorCode.FIELD_REPEATED}: `amount 1.00 ... amount 999999.00`
+ * has no one meaning), then the record goes through {@link validatePayment}. Every consumer path
+ * that validates stream entries goes through here.
+ */
+export function validateEntry(
+  flat: readonly string[],
+  options: { limits?: ValidationLimits; nowMs?: number } = {},
+): EntryValidation {
+  const fields = fieldsToRecord(flat);
+  // One own key per pair unless a name came back: the search below runs only for such entries.
+  if (Object.keys(fields).length === flat.length >> 1) {
+    return { fields, ...validatePayment(fields, options) };
+  }
+  const seen = new Set<string>();
+  let name = "";
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (seen.has(flat[i])) {
+      name = flat[i];
+      break;
+    }
+    seen.add(flat[i]);
+  }
+  const values: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) values.push(flat[i + 1]);
+  const message = `Field ${show(name)} appears ${values.length} times (${
+    values.slice(0, 3).map(show).join(", ")
+  }${values.length > 3 ? ", …" : ""}): send each field once`;
+  return { fields, ok: false, rejection: { code: ErrorCode.FIELD_REPEATED, message } };
+}
+
+/**
+ * Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last
+ * value: to validate an entry, use {@link validateEntry}, which refuses repeats).
+ */
 export function fieldsToRecord(flat: readonly string[]): Record<string, string> {
   // An ordinary object stays in V8's fast mode (a null-prototype one does not, and validation
   // walks it per message); "__proto__" is defined as a plain own field so it cannot set the prototype.

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   fieldsToRecord,
   parseTimestamp,
+  validateEntry,
   validatePayment,
 } from "./validation.ts";
 
@@ -262,4 +263,37 @@ Deno.test("zone offsets beyond ±14:00 or with minutes over 59 are refused with 
     assert.equal(codeOf({ ...good, timestamp: `2026-11-21T10:00:00${zone}` }), undefined, zone);
   }
   assert.equal(parseTimestamp("2026-01-01T00:00:00+14:00"), Date.UTC(2025, 11, 31, 10));
+});
+
+Deno.test("validateEntry refuses a field repeated in one stream entry, before any other rule", () => {
+  const flat = Object.entries(good).flat();
+  const repeats: Array<[string[], string]> = [
+    [
+      [...flat, "amount", "999999.00"],
+      'Field "amount" appears 2 times ("12.3", "999999.00"): send each field once',
+    ],
+    [["amount", "1.00", ...flat], 'Field "amount" appears 2 times ("1.00", "12.3")'],
+    [[...flat, "payer_key", "a@b.co", "payer_key", "a@b.co"], 'Field "payer_key" appears 2 times'],
+    [
+      [...flat, "x", "1", "x", "2", "x", "3", "x", "4"],
+      'Field "x" appears 4 times ("1", "2", "3", …)',
+    ],
+    [["__proto__", "a", ...flat, "__proto__", "b"], 'Field "__proto__" appears 2 times'],
+    // Repeated and invalid otherwise too: the repeat is what is reported.
+    [["amount", "abc", "amount", "abc"], 'Field "amount" appears 2 times'],
+  ];
+  for (const [entry, message] of repeats) {
+    const r = validateEntry(entry, { nowMs: NOW });
+    assert.ok(!r.ok, entry.join(" "));
+    assert.equal(r.rejection.code, ErrorCode.FIELD_REPEATED, entry.join(" "));
+    assert.ok(r.rejection.message.startsWith(message), r.rejection.message);
+  }
+  // Without repeats it is validatePayment on the entry's record, and hands the record back.
+  const ok = validateEntry([...flat, "payer_name", "Ana"], { nowMs: NOW });
+  assert.ok(ok.ok);
+  assert.equal(ok.payment.amountCents, 1230);
+  assert.deepEqual(ok.fields, { ...good, payer_name: "Ana" });
+  const bad = validateEntry(["amount", "1", "timestamp", "x", "odd"], { nowMs: NOW });
+  assert.ok(!bad.ok && bad.rejection.code === ErrorCode.TRANSACTION_ID_MISSING);
+  assert.deepEqual(bad.fields, { amount: "1", timestamp: "x" });
 });
