@@ -2,7 +2,8 @@
  * Input edge cases against real redis-server processes: a field repeated in one stream entry,
  * amounts with leading zeros, timestamps before the window and zone offsets beyond ±14:00 are
  * dead-lettered with their codes while valid entries of the same batch are confirmed and counted
- * exactly.
+ * exactly; the timestamp window follows `--timestamp-min` / `TIMESTAMP_MIN` and
+ * `--timestamp-max-skew-ms` / `TIMESTAMP_MAX_SKEW_MS` in every consumer command and the gateway.
  */
 import assert from "node:assert/strict";
 import {
@@ -13,15 +14,22 @@ import {
 } from "@fastpix/consumer";
 import { dlqKey, ErrorCode, fieldsToRecord } from "@fastpix/pix";
 import { type Redis } from "@fastpix/infra";
+import { startGatewayProcess } from "@fastpix/loadtest";
+import { freePort } from "@fastpix/testing";
 import {
+  ChildTool,
   client,
   confirmationsOf,
   consumerOptions,
   consumeUntil,
   INTEGRATION,
   pendingCount,
+  spawnConsumer,
   startRedis,
+  waitFor,
 } from "./_helpers.ts";
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** A payment entry's flat fields, `extra` appended as is (it may repeat a name). */
 function entry(tx: string, backend: string, amount: string, timestamp: string, ...extra: string[]) {
@@ -213,3 +221,187 @@ Deno.test(
     assert.equal(await pendingCount(redis, "pix_payments"), 0);
   },
 );
+
+/** Runs `deno task consume` until it has handled `total` entries, then stops it (exit 0). */
+async function consumeWith(
+  url: string,
+  redis: Redis,
+  total: number,
+  options: { name: string; args?: string[]; env?: Record<string, string> },
+) {
+  const child = spawnConsumer(url, {
+    ...options,
+    args: ["--block-ms", "100", ...options.args ?? []],
+  });
+  try {
+    await waitFor(
+      "the consumer to handle every entry",
+      async () =>
+        Number(await redis.get("processed_count")) + await redis.xlen(dlqKey("pix_payments")) ===
+          total,
+      30_000,
+    );
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const { code, output } = await child.finished();
+  assert.equal(code, 0, output);
+}
+
+Deno.test(
+  "consume: --timestamp-min / TIMESTAMP_MIN and TIMESTAMP_MAX_SKEW_MS move the window (flag beats env var)",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    const now = Date.now();
+    const at = (ms: number) => new Date(ms).toISOString();
+    await addAll(redis, [
+      entry("w-1970", "1", "1.00", "1970-01-01T00:00:00Z"),
+      entry("w-1959", "1", "2.00", "1959-12-31T23:59:59Z"),
+      entry("w-2days", "1", "4.00", at(now + 2 * DAY_MS)),
+      entry("w-4days", "1", "8.00", at(now + 4 * DAY_MS)),
+    ]);
+    // The flag overrides TIMESTAMP_MIN (which would refuse everything); the skew comes from env.
+    await consumeWith(server.url, redis, 4, {
+      name: "window",
+      args: ["--timestamp-min", "1960-01-01"],
+      env: { TIMESTAMP_MIN: "2100-01-01", TIMESTAMP_MAX_SKEW_MS: String(3 * DAY_MS) },
+    });
+    assert.equal(await redis.get("processed_count"), "2");
+    assert.equal(await redis.get("total_amount"), "5.00");
+    const dlq = await deadLetters(redis);
+    assert.deepEqual(dlq.map((d) => [JSON.parse(d.fields).transaction_id, Number(d.error_code)]), [
+      ["w-1959", ErrorCode.TIMESTAMP_TOO_OLD],
+      ["w-4days", ErrorCode.TIMESTAMP_IN_FUTURE],
+    ]);
+    assert.match(dlq[0].reason, /is before 1960-01-01T00:00:00.000Z/);
+
+    // The env var alone moves it too, and the flag sets the skew.
+    await addAll(redis, [
+      entry("w-1965", "1", "16.00", "1965-06-01T00:00:00"),
+      entry("w-1963", "1", "32.00", "1963-06-01T00:00:00"),
+      entry("w-now", "1", "64.00", at(now + 60_000)),
+    ]);
+    await consumeWith(server.url, redis, 7, {
+      name: "window2",
+      args: ["--timestamp-max-skew-ms", "0"],
+      env: { TIMESTAMP_MIN: "1964-01-01T00:00:00Z" },
+    });
+    assert.equal(await redis.get("processed_count"), "3");
+    assert.equal(await redis.get("total_amount"), "21.00");
+    assert.deepEqual(
+      (await deadLetters(redis)).slice(2).map((d) => [
+        JSON.parse(d.fields).transaction_id,
+        Number(d.error_code),
+      ]),
+      [["w-1963", ErrorCode.TIMESTAMP_TOO_OLD], ["w-now", ErrorCode.TIMESTAMP_IN_FUTURE]],
+    );
+    redis.disconnect();
+  },
+);
+
+Deno.test(
+  "consume:basic, consume:list and the gateway take --timestamp-min too",
+  INTEGRATION,
+  async () => {
+    await using basicRedis = await startRedis();
+    await using listRedis = await startRedis();
+    await using gatewayRedis = await startRedis();
+    const old = "1970-01-01T00:00:00Z";
+    const flag = ["--timestamp-min", "1960-01-01", "--block-ms", "100"];
+
+    const basicClient = client(basicRedis.url);
+    await addAll(basicClient, [entry("b-1970", "1", "1.00", old)]);
+    const basic = new ChildTool("consumer/consume_basic_command.ts", {
+      args: flag,
+      env: { REDIS_URL: basicRedis.url, CONSUMER_NAME: "basic" },
+    });
+
+    const listClient = client(listRedis.url);
+    await listClient.lpush(
+      "source_list_0",
+      JSON.stringify({ transaction_id: "l-1970", backend_id: "1", amount: "2.00", timestamp: old }),
+    );
+    const list = new ChildTool("fifo_list_demo/consume_list_command.ts", {
+      args: flag,
+      env: { REDIS_URL: listRedis.url, CONSUMER_NAME: "lister" },
+    });
+
+    const gatewayClient = client(gatewayRedis.url);
+    const gateway = await startGatewayProcess({
+      redisUrl: gatewayRedis.url,
+      port: freePort(),
+      args: ["--timestamp-min", "1960-01-01"],
+    });
+    try {
+      const post = async (timestamp: string) => {
+        const response = await fetch(`${gateway.url}/pix/payments`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ backend_id: "1", amount: "3.00", timestamp }),
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      assert.equal((await post(old)).status, 202);
+      const refused = await post("1959-12-31T00:00:00Z");
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.code, ErrorCode.TIMESTAMP_TOO_OLD);
+      await waitFor(
+        "the gateway's entry",
+        async () => await gatewayClient.xlen("pix_payments") === 1,
+      );
+
+      await waitFor(
+        "the basic consumer",
+        async () => await basicClient.get("processed_count") === "1",
+      );
+      await waitFor(
+        "the list consumer",
+        async () => await listClient.get("processed_count") === "1",
+      );
+      const [confirmation] = await confirmationsOf(listClient, "backend_bacen_response_1");
+      assert.equal(confirmation.transaction_id, "l-1970");
+      assert.equal(confirmation.status, "confirmed");
+    } finally {
+      basic.kill("SIGTERM");
+      list.kill("SIGTERM");
+      await gateway.stop();
+    }
+    assert.equal((await basic.finished()).code, 0);
+    assert.equal((await list.finished()).code, 0);
+    assert.equal(await basicClient.exists(dlqKey("pix_payments")), 0);
+    basicClient.disconnect();
+    listClient.disconnect();
+    gatewayClient.disconnect();
+  },
+);
+
+Deno.test("every consumer command and the gateway refuse a bad window value with an error naming the option", async () => {
+  const scripts = [
+    "consumer/consume_command.ts",
+    "consumer/consume_basic_command.ts",
+    "fifo_list_demo/consume_list_command.ts",
+    "fifo_list_demo/consume_list_reliable_command.ts",
+    "gateway/gateway_command.ts",
+  ];
+  const runs = scripts.flatMap((script) => [
+    {
+      script,
+      tool: new ChildTool(script, { args: ["--timestamp-min", "yesterday"], env: {} }),
+      expected:
+        /^error: option '--timestamp-min <iso>' argument 'yesterday' is invalid\. Expected an ISO 8601 date/,
+    },
+    {
+      script,
+      tool: new ChildTool(script, { env: { TIMESTAMP_MAX_SKEW_MS: "soon" } }),
+      expected:
+        /^error: option '--timestamp-max-skew-ms <ms>' value 'soon' from env 'TIMESTAMP_MAX_SKEW_MS' is invalid/,
+    },
+  ]);
+  for (const { script, tool, expected } of runs) {
+    const { code, output } = await tool.finished();
+    assert.notEqual(code, 0, script);
+    assert.match(output, expected, script);
+  }
+});
