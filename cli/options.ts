@@ -6,8 +6,8 @@
  * @module
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { BACKEND_ID_PATTERN } from "@fastpix/pix";
-import { parseAmountCents } from "@fastpix/pix";
+import { BACKEND_ID_PATTERN, DEFAULT_LIMITS, DEFAULT_MIN_TIMESTAMP_MS } from "@fastpix/pix";
+import { parseAmountCents, parseTimestamp, type ValidationLimits } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
 import { MAX_PARTITIONS, parseShare } from "@fastpix/infra";
 import { parseHostPort } from "@fastpix/infra";
@@ -167,6 +167,48 @@ export const responseMaxlenOption = () =>
 export const maxAmountOption = () =>
   new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
     .default(100_000_000, "1000000.00").argParser(parseAmountOption);
+
+/**
+ * Parser for an instant: an ISO 8601 date (`2000-01-01`, midnight UTC) or timestamp
+ * (`2000-01-01T00:00:00Z`; no zone: UTC), returned in epoch ms.
+ */
+export function parseInstant(text: string): number {
+  const t = text.trim();
+  const ms = parseTimestamp(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t);
+  if (ms === undefined) {
+    throw new InvalidArgumentError(
+      "Expected an ISO 8601 date or timestamp such as 2000-01-01 or 2000-01-01T00:00:00Z.",
+    );
+  }
+  return ms;
+}
+
+/** `--timestamp-min` / `TIMESTAMP_MIN` (epoch ms): payments timestamped earlier are refused (1304). */
+export const timestampMinOption = () =>
+  new Option("--timestamp-min <iso>", "earliest accepted payment timestamp (ISO 8601 date or time)")
+    .env("TIMESTAMP_MIN").default(DEFAULT_MIN_TIMESTAMP_MS, "2000-01-01T00:00:00Z")
+    .argParser(parseInstant);
+
+/** `--timestamp-max-skew-ms` / `TIMESTAMP_MAX_SKEW_MS`: later than now + this is refused (1303). */
+export const timestampMaxSkewOption = () =>
+  new Option("--timestamp-max-skew-ms <ms>", "how far ahead of now a payment timestamp may be")
+    .env("TIMESTAMP_MAX_SKEW_MS").default(DEFAULT_LIMITS.maxFutureSkewMs)
+    .argParser(intIn(0, 10 * 366 * 24 * 3600 * 1000));
+
+/**
+ * The validation limits set by {@link maxAmountOption}, {@link timestampMinOption} and
+ * {@link timestampMaxSkewOption}; the other limits keep their defaults.
+ */
+export function validationLimits(
+  flags: { maxAmount: number; timestampMin: number; timestampMaxSkewMs: number },
+): ValidationLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    maxAmountCents: flags.maxAmount,
+    minTimestampMs: flags.timestampMin,
+    maxFutureSkewMs: flags.timestampMaxSkewMs,
+  };
+}
 
 /** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
 export function parsePostgresDsn(text: string): string {

@@ -21,11 +21,10 @@ import {
 import {
   DEFAULT_LIMITS,
   dlqKey,
-  fieldsToRecord,
   PROCESSED_COUNT_KEY,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
-  validatePayment,
+  validateEntry,
   type ValidationLimits,
 } from "@fastpix/pix";
 import type { RawEntry } from "./stream_consumer.ts";
@@ -129,8 +128,7 @@ export class BasicStreamConsumer {
   async #handle(id: string, flat: string[], deliveries: number): Promise<void> {
     const o = this.#opts;
     this.stats.read++;
-    const fields = fieldsToRecord(flat);
-    const result = validatePayment(fields, { limits: o.limits ?? DEFAULT_LIMITS });
+    const result = validateEntry(flat, { limits: o.limits ?? DEFAULT_LIMITS });
     if (o.settleMs) await sleep(o.settleMs);
     if (result.ok) {
       const keys = [PROCESSED_COUNT_KEY, TOTAL_AMOUNT_KEY, TOTAL_AMOUNT_CENTS_KEY];
@@ -143,7 +141,7 @@ export class BasicStreamConsumer {
         "original_id",
         id,
         "fields",
-        JSON.stringify(fields),
+        JSON.stringify(result.fields),
         "error_code",
         result.rejection.code,
         "reason",

@@ -16,9 +16,11 @@ import {
   settleMsOption,
   stopOnSignals,
   streamOption,
+  timestampMaxSkewOption,
+  timestampMinOption,
+  validationLimits,
 } from "@fastpix/cli";
 import { createLogger, redactUrl } from "@fastpix/infra";
-import { DEFAULT_LIMITS } from "@fastpix/pix";
 import { BasicStreamConsumer } from "./basic_consumer.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 
@@ -32,6 +34,8 @@ const program = new Command("consume:basic")
   .addOption(consumerNameOption())
   .addOption(idleThresholdOption())
   .addOption(maxAmountOption())
+  .addOption(timestampMinOption())
+  .addOption(timestampMaxSkewOption())
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
   .addOption(settleMsOption())
   .action(async (opts) => {
@@ -44,7 +48,7 @@ const program = new Command("consume:basic")
       idleThresholdMs: opts.idleThresholdMs,
       blockMs: opts.blockMs,
       settleMs: opts.settleMs,
-      limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+      limits: validationLimits(opts),
     });
     const removeSignals = stopOnSignals(() => consumer.stop(), log);
     log.info(

@@ -29,9 +29,12 @@ import {
   stopOnSignals,
   streamMaxlenOption,
   streamOption,
+  timestampMaxSkewOption,
+  timestampMinOption,
+  validationLimits,
 } from "@fastpix/cli";
 import { createLogger, describeTarget, ownedPartitions, redactUrl } from "@fastpix/infra";
-import { DEFAULT_LIMITS, UserError } from "@fastpix/pix";
+import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
 import { combineHooks } from "./batch_hooks.ts";
@@ -53,6 +56,8 @@ const program = new Command("consume")
   .addOption(streamMaxlenOption())
   .addOption(responseMaxlenOption())
   .addOption(maxAmountOption())
+  .addOption(timestampMinOption())
+  .addOption(timestampMaxSkewOption())
   .addOption(
     new Option("--concurrency <n>", "consumer loops in this process").env("CONCURRENCY")
       .default(1).argParser(intIn(1, 64)),
@@ -102,7 +107,7 @@ const program = new Command("consume")
         blockMs: opts.blockMs,
         markTtlSeconds: opts.markTtl,
         settleMs: opts.settleMs,
-        limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+        limits: validationLimits(opts),
         hooks: combineHooks(retryHooks(), ledger?.hooks),
       },
       opts.concurrency,

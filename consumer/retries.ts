@@ -10,7 +10,7 @@
  * @module
  */
 import { createLogger, errorMessage, type Logger } from "@fastpix/infra";
-import { fieldsToRecord, lastErrorKey, type Payment, validatePayment } from "@fastpix/pix";
+import { lastErrorKey, type Payment, validateEntry } from "@fastpix/pix";
 import { type BatchHooks, type BatchInfo, deliveriesOf } from "./batch_hooks.ts";
 import type { RawEntry } from "./stream_consumer.ts";
 
@@ -99,7 +99,7 @@ async function runSteps(
   for (const [id, flat] of entries) {
     const deliveries = deliveriesOf(info, id);
     if (flat === null || deliveries > info.maxDeliveries) continue;
-    const result = validatePayment(fieldsToRecord(flat), { limits: info.limits, nowMs });
+    const result = validateEntry(flat, { limits: info.limits, nowMs });
     if (result.ok) todo.push({ id, payment: result.payment, deliveries });
   }
   for (const step of steps) {

@@ -15,7 +15,7 @@ import {
   responseStreamKey,
   type StreamKeys,
   streamKeys,
-  validatePayment,
+  validateEntry,
   type ValidationLimits,
 } from "@fastpix/pix";
 import {
@@ -194,7 +194,7 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     }
     const fields = fieldsToRecord(flat);
     const count = ctx.deliveries?.get(id) ?? 1;
-    const result = validatePayment(fields, { limits: ctx.limits, nowMs });
+    const result = validateEntry(flat, { limits: ctx.limits, nowMs });
     const rejection = !result.ok ? result.rejection : count > ctx.maxDeliveries
       ? {
         code: ErrorCode.MAX_DELIVERIES_EXCEEDED,

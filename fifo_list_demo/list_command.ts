@@ -16,9 +16,11 @@ import {
   responsePrefixOption,
   settleMsOption,
   stopOnSignals,
+  timestampMaxSkewOption,
+  timestampMinOption,
+  validationLimits,
 } from "@fastpix/cli";
 import { createLogger, redactUrl } from "@fastpix/infra";
-import { DEFAULT_LIMITS } from "@fastpix/pix";
 import {
   LIST_CONSUMER_DEFAULTS,
   type ListConsumerBase,
@@ -38,6 +40,8 @@ export function listConsumerCommand(name: string, description: string) {
     .addOption(responsePrefixOption())
     .addOption(responseMaxlenOption())
     .addOption(maxAmountOption())
+    .addOption(timestampMinOption())
+    .addOption(timestampMaxSkewOption())
     .addOption(consumerBatchSizeOption(LIST_CONSUMER_DEFAULTS.batchSize))
     .addOption(blockMsOption(LIST_CONSUMER_DEFAULTS.blockMs))
     .addOption(markTtlOption(LIST_CONSUMER_DEFAULTS.markTtlSeconds))
@@ -58,7 +62,7 @@ export function listConsumerOptions(flags: ListFlags): ListConsumerOptions {
     blockMs: flags.blockMs,
     markTtlSeconds: flags.markTtl,
     settleMs: flags.settleMs,
-    limits: { ...DEFAULT_LIMITS, maxAmountCents: flags.maxAmount },
+    limits: validationLimits(flags),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { createLogger, redactUrl, requireRedis } from "@fastpix/infra";
-import { DEFAULT_LIMITS, UserError } from "@fastpix/pix";
+import { UserError } from "@fastpix/pix";
 import {
   groupOption,
   intIn,
@@ -16,6 +16,9 @@ import {
   runCommand,
   stopOnSignals,
   streamOption,
+  timestampMaxSkewOption,
+  timestampMinOption,
+  validationLimits,
 } from "@fastpix/cli";
 import { DESIGN_NAMES, type DesignName } from "@fastpix/queue";
 import { GATEWAY_DEFAULTS, serveGateway } from "./server.ts";
@@ -46,6 +49,8 @@ const program = new Command("gateway")
       .env("NUM_LISTS").default(1).argParser(intIn(1, 1024)),
   )
   .addOption(maxAmountOption())
+  .addOption(timestampMinOption())
+  .addOption(timestampMaxSkewOption())
   .addOption(
     new Option("--max-body-bytes <n>", "larger request bodies get 413").env("MAX_BODY_BYTES")
       .default(GATEWAY_DEFAULTS.maxBodyBytes).argParser(intIn(256, 16 * 1024 * 1024)),
@@ -75,7 +80,7 @@ const program = new Command("gateway")
         responsePrefix: opts.responsePrefix,
         maxBodyBytes: opts.maxBodyBytes,
         waitTimeoutMs: opts.waitTimeoutMs,
-        limits: { ...DEFAULT_LIMITS, maxAmountCents: opts.maxAmount },
+        limits: validationLimits(opts),
         batchMax: opts.batchMax,
         batchDelayMs: opts.batchDelayMs,
         port: opts.port,

@@ -16,9 +16,12 @@ export const ErrorCode = {
   AMOUNT_FORMAT: 1202,
   AMOUNT_NOT_POSITIVE: 1203,
   AMOUNT_ABOVE_MAX: 1204,
+  AMOUNT_LEADING_ZEROS: 1205,
   TIMESTAMP_MISSING: 1301,
   TIMESTAMP_INVALID: 1302,
   TIMESTAMP_IN_FUTURE: 1303,
+  TIMESTAMP_TOO_OLD: 1304,
+  TIMESTAMP_OFFSET_INVALID: 1305,
   FIELD_TOO_LARGE: 1401,
   TOO_MANY_FIELDS: 1402,
   PAYER_KEY_UNKNOWN_TYPE: 1501,
@@ -35,6 +38,7 @@ export const ErrorCode = {
   PAYEE_KEY_EVP: 1516,
   PAYER_NAME_TOO_SHORT: 1601,
   PAYLOAD_MALFORMED: 1403,
+  FIELD_REPEATED: 1404,
   MAX_DELIVERIES_EXCEEDED: 2001,
   // The HTTP gateway's own refusals (the request, not the payment, is at fault).
   REQUEST_BODY_TOO_LARGE: 3001,
@@ -78,8 +82,10 @@ export type ValidationResult = { ok: true; payment: Payment } | { ok: false; rej
 export interface ValidationLimits {
   /** Largest accepted amount, in cents (`PIX_MAX_AMOUNT`). */
   maxAmountCents: number;
-  /** How far ahead of now a timestamp may be, in ms. */
+  /** How far ahead of now a timestamp may be, in ms (`TIMESTAMP_MAX_SKEW_MS`). */
   maxFutureSkewMs: number;
+  /** Earliest accepted timestamp, epoch ms (`TIMESTAMP_MIN`; default 2000-01-01T00:00:00Z). */
+  minTimestampMs?: number;
   /** Longest accepted field value, in characters. */
   maxFieldLength: number;
   /** Most fields a message may carry. */
@@ -88,13 +94,20 @@ export interface ValidationLimits {
   minPayerNameLength?: number;
 }
 
+/** Earliest timestamp accepted by default: 2000-01-01T00:00:00Z. */
+export const DEFAULT_MIN_TIMESTAMP_MS = Date.UTC(2000, 0, 1);
+
+/** Largest zone offset accepted, in minutes (UTC+14:00 is the furthest any zone goes). */
+export const MAX_ZONE_OFFSET_MINUTES = 14 * 60;
+
 /**
- * Default limits: 1,000,000.00 BRL, one day of clock skew, 1 KiB per field, 32 fields, payer names
- * of at least 2 characters.
+ * Default limits: 1,000,000.00 BRL, timestamps from 2000-01-01T00:00:00Z to one day ahead of now,
+ * 1 KiB per field, 32 fields, payer names of at least 2 characters.
  */
 export const DEFAULT_LIMITS: ValidationLimits = {
   maxAmountCents: 100_000_000,
   maxFutureSkewMs: 24 * 3600 * 1000,
+  minTimestampMs: DEFAULT_MIN_TIMESTAMP_MS,
   maxFieldLength: 1024,
   maxFields: 32,
   minPayerNameLength: 2,
@@ -109,33 +122,53 @@ const TIMESTAMP_PATTERN =
 
 /**
  * Parses an ISO 8601 timestamp as the Python original sends it (`datetime.now().isoformat()`:
- * microseconds, no zone) or with a zone. A missing zone is read as UTC. Returns epoch ms.
+ * microseconds, no zone) or with a zone. A missing zone is read as UTC. Returns epoch ms, or
+ * `undefined` when the text is no timestamp or its zone offset is beyond ±14:00 (`+99:99`).
  */
 export function parseTimestamp(text: string): number | undefined {
-  // Two rules read the same timestamp one after the other: remember the last answer.
-  if (text === lastTimestamp.text) return lastTimestamp.ms;
-  const ms = parseTimestampText(text);
-  lastTimestamp = { text, ms };
-  return ms;
+  return readTimestamp(text).ms;
 }
 
-let lastTimestamp: { text: string; ms: number | undefined } = { text: "", ms: undefined };
+/** A timestamp's epoch ms, or what is wrong with it. */
+type TimestampReading = { ms: number; problem?: undefined } | {
+  ms?: undefined;
+  problem: "format" | "offset";
+};
 
-function parseTimestampText(text: string): number | undefined {
+function readTimestamp(text: string): TimestampReading {
+  // Several rules read the same timestamp one after the other: remember the last answer.
+  if (text === lastTimestamp.text) return lastTimestamp.reading;
+  const reading = readTimestampText(text);
+  lastTimestamp = { text, reading };
+  return reading;
+}
+
+let lastTimestamp: { text: string; reading: TimestampReading } = {
+  text: "",
+  reading: { problem: "format" },
+};
+
+function readTimestampText(text: string): TimestampReading {
   const m = TIMESTAMP_PATTERN.exec(text);
-  if (m === null) return undefined;
+  if (m === null) return { problem: "format" };
   const [year, month, day, hour, minute] = [1, 2, 3, 4, 5].map((i) => Number(m[i]));
   const second = Number(m[6] ?? "0");
   const millis = Number((m[7] ?? "0").slice(0, 3).padEnd(3, "0"));
-  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  if (new Date(utc).getUTCDate() !== day) return undefined; // 2024-02-30 and friends
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) {
+    return { problem: "format" };
+  }
+  let utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  // Date.UTC reads years 0-99 as 1900-1999: set the year itself (0050 is 0050, not 1950).
+  if (year < 100) utc = new Date(utc).setUTCFullYear(year, month - 1, day);
+  if (new Date(utc).getUTCDate() !== day) return { problem: "format" }; // 2024-02-30 and friends
   const zone = m[8];
-  if (zone === undefined || zone === "Z") return utc;
+  if (zone === undefined || zone === "Z") return { ms: utc };
   const sign = zone[0] === "-" ? -1 : 1;
   const digits = zone.slice(1).replace(":", "");
-  const offsetMin = Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2));
-  return utc - sign * offsetMin * 60_000;
+  const [offsetHours, offsetMinutes] = [Number(digits.slice(0, 2)), Number(digits.slice(2))];
+  const offsetMin = offsetHours * 60 + offsetMinutes;
+  if (offsetMinutes > 59 || offsetMin > MAX_ZONE_OFFSET_MINUTES) return { problem: "offset" };
+  return { ms: utc - sign * offsetMin * 60_000 };
 }
 
 interface RuleContext {
@@ -241,6 +274,17 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
         : undefined,
   },
   {
+    // "00.01" and "007.50" parse, but no producer writes them (Python prints 0.01 and 7.5): refused
+    // rather than read as a number the sender may not have meant.
+    code: ErrorCode.AMOUNT_LEADING_ZEROS,
+    fails: (f) =>
+      /^0\d/.test(f.amount)
+        ? `Amount ${show(f.amount)} has leading zeros: write ${
+          show(f.amount.replace(/^0+(?=\d)/, ""))
+        }`
+        : undefined,
+  },
+  {
     code: ErrorCode.AMOUNT_ABOVE_MAX,
     fails: (f, { limits }) =>
       parseAmountCents(f.amount)! > limits.maxAmountCents
@@ -254,14 +298,34 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
   {
     code: ErrorCode.TIMESTAMP_INVALID,
     fails: (f) =>
-      parseTimestamp(f.timestamp) === undefined
+      readTimestamp(f.timestamp).problem === "format"
         ? `Cannot parse timestamp ${show(f.timestamp)}: use ISO 8601 such as 2026-01-31T12:00:00Z`
         : undefined,
   },
   {
+    code: ErrorCode.TIMESTAMP_OFFSET_INVALID,
+    fails: (f) =>
+      readTimestamp(f.timestamp).problem === "offset"
+        ? `Cannot accept timestamp ${
+          show(f.timestamp)
+        }: its zone offset must be from -14:00 to +14:00, minutes 00-59`
+        : undefined,
+  },
+  {
+    code: ErrorCode.TIMESTAMP_TOO_OLD,
+    fails: (f, { limits }) => {
+      const min = limits.minTimestampMs ?? DEFAULT_MIN_TIMESTAMP_MS;
+      return readTimestamp(f.timestamp).ms! < min
+        ? `Timestamp ${show(f.timestamp)} is before ${
+          new Date(min).toISOString()
+        }, the earliest accepted`
+        : undefined;
+    },
+  },
+  {
     code: ErrorCode.TIMESTAMP_IN_FUTURE,
     fails: (f, { limits, nowMs }) =>
-      parseTimestamp(f.timestamp)! > nowMs + limits.maxFutureSkewMs
+      readTimestamp(f.timestamp).ms! > nowMs + limits.maxFutureSkewMs
         ? `Timestamp ${show(f.timestamp)} is too far in the future`
         : undefined,
   },
@@ -304,7 +368,45 @@ export function validatePayment(
   };
 }
 
-/** Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last value). */
+/** The outcome of validating one stream entry: its fields as a record, and the verdict. */
+export type EntryValidation = ValidationResult & { fields: Record<string, string> };
+
+/**
+ * Validates one stream entry as Redis returns it, a flat `[field, value, ...]` list: a field name
+ * given twice is refused ({@link ErrorCode.FIELD_REPEATED}: `amount 1.00 ... amount 999999.00`
+ * has no one meaning), then the record goes through {@link validatePayment}. Every consumer path
+ * that validates stream entries goes through here.
+ */
+export function validateEntry(
+  flat: readonly string[],
+  options: { limits?: ValidationLimits; nowMs?: number } = {},
+): EntryValidation {
+  const fields = fieldsToRecord(flat);
+  // One own key per pair unless a name came back: the search below runs only for such entries.
+  if (Object.keys(fields).length === flat.length >> 1) {
+    return { fields, ...validatePayment(fields, options) };
+  }
+  const seen = new Set<string>();
+  let name = "";
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (seen.has(flat[i])) {
+      name = flat[i];
+      break;
+    }
+    seen.add(flat[i]);
+  }
+  const values: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) values.push(flat[i + 1]);
+  const message = `Field ${show(name)} appears ${values.length} times (${
+    values.slice(0, 3).map(show).join(", ")
+  }${values.length > 3 ? ", …" : ""}): send each field once`;
+  return { fields, ok: false, rejection: { code: ErrorCode.FIELD_REPEATED, message } };
+}
+
+/**
+ * Turns Redis's flat `[field, value, ...]` list into a record (a repeated field keeps its last
+ * value: to validate an entry, use {@link validateEntry}, which refuses repeats).
+ */
 export function fieldsToRecord(flat: readonly string[]): Record<string, string> {
   // An ordinary object stays in V8's fast mode (a null-prototype one does not, and validation
   // walks it per message); "__proto__" is defined as a plain own field so it cannot set the prototype.

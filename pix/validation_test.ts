@@ -5,6 +5,7 @@ import {
   ErrorCode,
   fieldsToRecord,
   parseTimestamp,
+  validateEntry,
   validatePayment,
 } from "./validation.ts";
 
@@ -170,4 +171,129 @@ Deno.test("property: well-formed payments are accepted with exact cents", () => 
       assert.equal(r.payment.amountCents, cents);
     },
   ));
+});
+
+Deno.test("amounts with superfluous leading zeros are refused; Python's formatting stays valid", () => {
+  const refused: Array<[string, string]> = [
+    ["00.01", "0.01"],
+    ["007.50", "7.50"],
+    ["01", "1"],
+    ["0012.3", "12.3"],
+    ["000000000001.00", "1.00"],
+  ];
+  for (const [amount, written] of refused) {
+    const r = validatePayment({ ...good, amount }, { nowMs: NOW });
+    assert.ok(!r.ok, amount);
+    assert.equal(r.rejection.code, ErrorCode.AMOUNT_LEADING_ZEROS, amount);
+    assert.equal(r.rejection.message, `Amount "${amount}" has leading zeros: write "${written}"`);
+  }
+  const cents: Array<[string, number]> = [
+    ["0.01", 1],
+    ["0.5", 50],
+    ["12.3", 1230],
+    ["5.0", 500],
+    ["19.90", 1990],
+    ["12", 1200],
+    ["100", 10000],
+  ];
+  for (const [amount, expected] of cents) {
+    const r = validatePayment({ ...good, amount }, { nowMs: NOW });
+    assert.ok(r.ok, amount);
+    assert.equal(r.payment.amountCents, expected, amount);
+  }
+  // Zero stays "not positive" however it is written.
+  assert.equal(codeOf({ ...good, amount: "00.00" }), ErrorCode.AMOUNT_NOT_POSITIVE);
+});
+
+Deno.test("timestamps before the window (default 2000-01-01T00:00:00Z) are refused as too old", () => {
+  for (
+    const timestamp of ["0000-01-01T00:00:00", "1970-01-01T00:00:00Z", "1999-12-31T23:59:59.999Z"]
+  ) {
+    const r = validatePayment({ ...good, timestamp }, { nowMs: NOW });
+    assert.ok(!r.ok, timestamp);
+    assert.equal(r.rejection.code, ErrorCode.TIMESTAMP_TOO_OLD, timestamp);
+    assert.equal(
+      r.rejection.message,
+      `Timestamp "${timestamp}" is before 2000-01-01T00:00:00.000Z, the earliest accepted`,
+    );
+  }
+  for (
+    const timestamp of ["2000-01-01T00:00:00Z", "2000-01-01T00:00:00", "2000-01-01T02:00:00+02:00"]
+  ) {
+    assert.equal(codeOf({ ...good, timestamp }), undefined, timestamp);
+  }
+  // 01:59 at +02:00 is 23:59 UTC the day before.
+  assert.equal(
+    codeOf({ ...good, timestamp: "2000-01-01T01:59:00+02:00" }),
+    ErrorCode.TIMESTAMP_TOO_OLD,
+  );
+  // The limits move the window both ways.
+  const since1960 = { ...DEFAULT_LIMITS, minTimestampMs: Date.UTC(1960, 0, 1) };
+  const old = { ...good, timestamp: "1970-01-01T00:00:00Z" };
+  assert.ok(validatePayment(old, { nowMs: NOW, limits: since1960 }).ok);
+  const noSkew = { ...DEFAULT_LIMITS, maxFutureSkewMs: 0 };
+  const soon = { ...good, timestamp: "2026-11-21T12:00:01Z" };
+  assert.equal(codeOf(soon), undefined);
+  const r = validatePayment(soon, { nowMs: NOW, limits: noSkew });
+  assert.ok(!r.ok && r.rejection.code === ErrorCode.TIMESTAMP_IN_FUTURE);
+});
+
+Deno.test("years 0000-0099 are read as written, not as 1900-1999", () => {
+  assert.equal(parseTimestamp("0050-06-01T00:00:00Z"), new Date("0050-06-01T00:00:00Z").getTime());
+  assert.equal(parseTimestamp("0000-02-29T12:00:00"), new Date("0000-02-29T12:00:00Z").getTime());
+  assert.equal(parseTimestamp("0001-02-29T00:00:00"), undefined);
+  const since1950 = { ...DEFAULT_LIMITS, minTimestampMs: Date.UTC(1950, 0, 1) };
+  const r = validatePayment({ ...good, timestamp: "0050-06-01T00:00:00Z" }, {
+    nowMs: NOW,
+    limits: since1950,
+  });
+  assert.ok(!r.ok && r.rejection.code === ErrorCode.TIMESTAMP_TOO_OLD);
+});
+
+Deno.test("zone offsets beyond ±14:00 or with minutes over 59 are refused with their own code", () => {
+  for (const zone of ["+99:99", "+14:01", "-14:01", "+15:00", "+05:60", "+0099", "-2400"]) {
+    const timestamp = `2026-11-21T10:00:00${zone}`;
+    assert.equal(parseTimestamp(timestamp), undefined, zone);
+    const r = validatePayment({ ...good, timestamp }, { nowMs: NOW });
+    assert.ok(!r.ok, zone);
+    assert.equal(r.rejection.code, ErrorCode.TIMESTAMP_OFFSET_INVALID, zone);
+    assert.match(r.rejection.message, /zone offset must be from -14:00 to \+14:00/);
+  }
+  for (const zone of ["+14:00", "-14:00", "-03:00", "+05:45", "+0530", "-00:00", "Z"]) {
+    assert.equal(codeOf({ ...good, timestamp: `2026-11-21T10:00:00${zone}` }), undefined, zone);
+  }
+  assert.equal(parseTimestamp("2026-01-01T00:00:00+14:00"), Date.UTC(2025, 11, 31, 10));
+});
+
+Deno.test("validateEntry refuses a field repeated in one stream entry, before any other rule", () => {
+  const flat = Object.entries(good).flat();
+  const repeats: Array<[string[], string]> = [
+    [
+      [...flat, "amount", "999999.00"],
+      'Field "amount" appears 2 times ("12.3", "999999.00"): send each field once',
+    ],
+    [["amount", "1.00", ...flat], 'Field "amount" appears 2 times ("1.00", "12.3")'],
+    [[...flat, "payer_key", "a@b.co", "payer_key", "a@b.co"], 'Field "payer_key" appears 2 times'],
+    [
+      [...flat, "x", "1", "x", "2", "x", "3", "x", "4"],
+      'Field "x" appears 4 times ("1", "2", "3", …)',
+    ],
+    [["__proto__", "a", ...flat, "__proto__", "b"], 'Field "__proto__" appears 2 times'],
+    // Repeated and invalid otherwise too: the repeat is what is reported.
+    [["amount", "abc", "amount", "abc"], 'Field "amount" appears 2 times'],
+  ];
+  for (const [entry, message] of repeats) {
+    const r = validateEntry(entry, { nowMs: NOW });
+    assert.ok(!r.ok, entry.join(" "));
+    assert.equal(r.rejection.code, ErrorCode.FIELD_REPEATED, entry.join(" "));
+    assert.ok(r.rejection.message.startsWith(message), r.rejection.message);
+  }
+  // Without repeats it is validatePayment on the entry's record, and hands the record back.
+  const ok = validateEntry([...flat, "payer_name", "Ana"], { nowMs: NOW });
+  assert.ok(ok.ok);
+  assert.equal(ok.payment.amountCents, 1230);
+  assert.deepEqual(ok.fields, { ...good, payer_name: "Ana" });
+  const bad = validateEntry(["amount", "1", "timestamp", "x", "odd"], { nowMs: NOW });
+  assert.ok(!bad.ok && bad.rejection.code === ErrorCode.TRANSACTION_ID_MISSING);
+  assert.deepEqual(bad.fields, { amount: "1", timestamp: "x" });
 });
