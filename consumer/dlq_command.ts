@@ -4,21 +4,20 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import Table from "cli-table3";
 import { createRedis, type Redis, requireRedis } from "@fastpix/infra";
 import { dlqKey, UserError } from "@fastpix/pix";
 import { intIn, redisUrlOption, runCommand, streamOption } from "@fastpix/cli";
 import {
+  deadLetterPages,
   type DeadLetterSelection,
   type LetterOutcome,
   listDeadLetters,
   moveDeadLetters,
 } from "./dlq.ts";
+import { writeDeadLetterTable } from "./dlq_table.ts";
 
 const codeOption = () =>
   new Option("--code <n>", "only dead letters with this error code").argParser(intIn(1, 99_999));
-
-const clip = (text: string, max: number) => text.length > max ? text.slice(0, max - 1) + "…" : text;
 
 /** Ids listed per kind in a replay or purge report. */
 const SHOWN_IDS = 10;
@@ -41,6 +40,12 @@ function selection(ids: string[], opts: { code?: number; all?: boolean }): DeadL
   return { ids, code: opts.code, all: opts.all };
 }
 
+const encoder = new TextEncoder();
+async function writeStdout(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
+}
+
 const program = new Command("dlq")
   .description("Inspect, replay or purge dead letters (<stream>:dlq).");
 
@@ -57,42 +62,17 @@ program.command("list")
     const redis = await connect(opts.redisUrl);
     try {
       const total = await redis.xlen(dlqKey(opts.stream));
-      const letters = await listDeadLetters(redis, opts.stream, {
-        count: opts.count,
-        code: opts.code,
-      });
+      const filter = { count: opts.count, code: opts.code };
       if (opts.json) {
+        const letters = await listDeadLetters(redis, opts.stream, filter);
         console.log(JSON.stringify({ total, deadLetters: letters }, null, 2));
         return;
       }
-      console.log(`${total} dead letters in ${dlqKey(opts.stream)}; showing ${letters.length}`);
-      if (letters.length === 0) return;
-      const table = new Table({
-        head: [
-          "id",
-          "original id",
-          "transaction_id",
-          "backend",
-          "amount",
-          "code",
-          "deliveries",
-          "reason",
-        ],
-        style: { head: [], border: [] },
-      });
-      for (const d of letters) {
-        table.push([
-          d.id,
-          d.originalId,
-          clip(d.fields?.transaction_id ?? "", 38),
-          clip(d.fields?.backend_id ?? "", 12),
-          clip(d.fields?.amount ?? "", 16),
-          String(d.errorCode),
-          String(d.deliveries),
-          clip(d.reason, 70),
-        ]);
-      }
-      console.log(table.toString());
+      const shown = await writeDeadLetterTable(
+        deadLetterPages(redis, opts.stream, filter),
+        writeStdout,
+      );
+      console.log(`${total} dead letters in ${dlqKey(opts.stream)}; showing ${shown}`);
     } finally {
       redis.disconnect();
     }

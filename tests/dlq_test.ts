@@ -1,10 +1,16 @@
 /**
  * `deno task dlq` against real redis-server processes: replays and purges racing each other account
  * for every dead letter exactly once, a letter whose payment is already processed is not
- * re-enqueued, and an unknown id stops the run.
+ * re-enqueued, an unknown id stops the run, and `list` renders page by page.
  */
 import assert from "node:assert/strict";
-import { type DeadLetterReport, purgeDeadLetters, replayDeadLetters } from "@fastpix/consumer";
+import {
+  deadLetterPages,
+  type DeadLetterReport,
+  purgeDeadLetters,
+  replayDeadLetters,
+} from "@fastpix/consumer";
+import { writeDeadLetterTable } from "../consumer/dlq_table.ts";
 import { dlqKey, fieldsToRecord, streamKeys } from "@fastpix/pix";
 import type { Redis } from "@fastpix/infra";
 import { ChildTool, client, INTEGRATION, startRedis } from "./_helpers.ts";
@@ -194,6 +200,48 @@ Deno.test(
     assert.deepEqual([...report.processed], [[letter, "tx-0"]]);
     assert.equal(report.replayed.size, 0);
     assert.equal(await redis.exists(partition.stream), 0);
+    redis.disconnect();
+  },
+);
+
+Deno.test(
+  "dlq list renders the table page by page: one write per XRANGE page, never all rows at once",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    const letters = await plantLetters(redis, 2500);
+    let xranges = 0;
+    const xrange = redis.xrange.bind(redis);
+    redis.xrange = ((...args: Parameters<typeof xrange>) => {
+      xranges++;
+      return xrange(...args);
+    }) as typeof redis.xrange;
+    const writes: { xranges: number; rows: string[] }[] = [];
+    const shown = await writeDeadLetterTable(
+      deadLetterPages(redis, "pix_payments", { pageSize: 1000 }),
+      (text) => {
+        const rows = text.split("\n").filter((l) => /^│ \d+-\d+ /.test(l));
+        writes.push({ xranges, rows: rows.map((l) => l.split(" ")[1]) });
+      },
+    );
+    assert.equal(shown, 2500);
+    assert.deepEqual(writes.map((w) => [w.xranges, w.rows.length]), [
+      [1, 1000],
+      [2, 1000],
+      [3, 500],
+      [3, 0], // the closing rule
+    ]);
+    assert.deepEqual(writes.flatMap((w) => w.rows), letters);
+
+    // The command over 20,000 letters: every row once, in order (cli-table3 took minutes here).
+    await plantLetters(redis, 17_500);
+    const list = await dlq(server.url, "list", "--count", "1000000").finished();
+    assert.equal(list.code, 0, list.output.slice(-500));
+    const rows = list.output.split("\n").filter((l) => /^│ \d+-\d+ /.test(l));
+    assert.equal(rows.length, 20_000);
+    assert.deepEqual(rows.slice(0, 2500).map((l) => l.split(" ")[1]), letters);
+    assert.match(list.output, /\n20000 dead letters in pix_payments:dlq; showing 20000\n$/);
     redis.disconnect();
   },
 );
