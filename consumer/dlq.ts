@@ -18,6 +18,9 @@ const moveScript = LuaScript.fromFile("dlq_move", "./lua/dlq_move.lua", import.m
 /** Dead letters read per XRANGE page and moved per script call. */
 export const DLQ_CHUNK = 500;
 
+/** Most fields a replayed payment may have (the script's limit). */
+const MAX_FIELDS = 1000;
+
 /** One dead letter. */
 export interface DeadLetter {
   /** Its id in the dead-letter stream. */
@@ -174,11 +177,13 @@ async function moveChunk(
       args.push(letter.id, 0, 0);
     } else {
       const flat = letter.fields ? Object.entries(letter.fields).flat() : [];
-      if (flat.length === 0) {
+      if (flat.length === 0 || flat.length > 2 * MAX_FIELDS) {
         outcomes.push({
           id: letter.id,
           kind: "skipped",
-          detail: "its original fields cannot be read back",
+          detail: flat.length === 0
+            ? "its original fields cannot be read back"
+            : `it has more than ${MAX_FIELDS} fields`,
         });
         continue;
       }

@@ -171,7 +171,14 @@ async function readConfirmations(
     unreadable: string[];
   },
 ): Promise<{ missing: number | null; deletedInside: boolean }> {
-  const info = flatToRecord(await redis.xinfo("STREAM", key) as unknown[]);
+  let info: Record<string, unknown>;
+  try {
+    info = flatToRecord(await redis.xinfo("STREAM", key) as unknown[]);
+  } catch (error) {
+    // Deleted since SCAN found it: nothing to read.
+    if (/no such key/i.test(String(error))) return { missing: 0, deletedInside: false };
+    throw error;
+  }
   let start = "-";
   for (;;) {
     const page = await redis.xrange(key, start, "+", "COUNT", 10_000);

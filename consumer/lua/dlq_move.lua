@@ -18,8 +18,8 @@
   ARGV[1]  'replay' or 'purge'
   ARGV[2+] letters, each: id mark field_count field_1 value_1 ... field_n value_n
              mark         k: the letter's mark is KEYS[2 + k]; 0: none (no transaction id, purge)
-             field_count  n pairs follow (0 for purge); the fields come from the letter, which
-                          cannot change while it exists (stream entries are immutable)
+             field_count  n pairs follow (0 for purge; at most 1000); the fields come from the
+                          letter, which cannot change while it exists (entries are immutable)
 
   Returns one reply per letter, in order: the new entry's id (replayed), 'purged', 'processed'
   (replay: deleted, not re-enqueued) or 'gone' (no longer in KEYS[1]).
@@ -48,9 +48,12 @@ local letters = {}
 local i = 2
 while i <= #ARGV do
   local id, mark, n = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  if not id or not mark or not n or n < 0 or mark < 0 or (mark > 0 and not KEYS[2 + mark])
-    or i + 2 + 2 * n > #ARGV or (mode == 'replay' and n == 0) then
-    return redis.error_reply('ERR dlq_move: malformed letter at ARGV[' .. i .. ']; nothing was moved')
+  -- At most 1000 fields: unpack() below must not fail half way (Lua's stack holds ~8000 values).
+  if not id or not mark or not n or n < 0 or n > 1000 or mark < 0
+    or (mark > 0 and not KEYS[2 + mark]) or i + 2 + 2 * n > #ARGV
+    or (mode == 'replay' and n == 0) then
+    return redis.error_reply(
+      'ERR dlq_move: malformed letter at ARGV[' .. i .. ']; nothing was moved')
   end
   letters[#letters + 1] = { id = id, mark = mark, first = i + 3, n = n }
   i = i + 3 + 2 * n
