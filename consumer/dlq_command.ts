@@ -147,8 +147,9 @@ selectionCommand(
 
 A dead letter whose payment is already processed (its idempotency mark pix:done:<transaction_id>
 exists) is not re-enqueued: it is deleted and reported "already processed", so no later replay can
-pay it again once the mark has expired. Dead letters whose original fields cannot be read back are
-skipped and left in place.`,
+pay it again once the mark has expired (for a partition's stream, --stream 'pix_payments:{<tag>}',
+the mark is pix:done:{<tag>}:<transaction_id>). Dead letters whose original fields cannot be read
+back are skipped and left in place.`,
   (tally, stream) => [
     `replayed ${tally.counts.replayed} dead letters onto ${stream}; ` +
     `${tally.counts.processed} already processed (deleted, not re-enqueued), ` +
