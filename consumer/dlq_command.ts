@@ -4,21 +4,23 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import Table from "cli-table3";
 import { createRedis, type Redis, requireRedis } from "@fastpix/infra";
 import { dlqKey, UserError } from "@fastpix/pix";
 import { intIn, redisUrlOption, runCommand, streamOption } from "@fastpix/cli";
 import {
+  deadLetterPages,
   type DeadLetterSelection,
+  type LetterOutcome,
   listDeadLetters,
-  purgeDeadLetters,
-  replayDeadLetters,
+  moveDeadLetters,
 } from "./dlq.ts";
+import { writeDeadLetterTable } from "./dlq_table.ts";
 
 const codeOption = () =>
   new Option("--code <n>", "only dead letters with this error code").argParser(intIn(1, 99_999));
 
-const clip = (text: string, max: number) => text.length > max ? text.slice(0, max - 1) + "…" : text;
+/** Ids listed per kind in a replay or purge report. */
+const SHOWN_IDS = 10;
 
 /** Connects after checking Redis answers. */
 async function connect(url: string) {
@@ -38,6 +40,12 @@ function selection(ids: string[], opts: { code?: number; all?: boolean }): DeadL
   return { ids, code: opts.code, all: opts.all };
 }
 
+const encoder = new TextEncoder();
+async function writeStdout(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
+}
+
 const program = new Command("dlq")
   .description("Inspect, replay or purge dead letters (<stream>:dlq).");
 
@@ -54,85 +62,114 @@ program.command("list")
     const redis = await connect(opts.redisUrl);
     try {
       const total = await redis.xlen(dlqKey(opts.stream));
-      const letters = await listDeadLetters(redis, opts.stream, {
-        count: opts.count,
-        code: opts.code,
-      });
+      const filter = { count: opts.count, code: opts.code };
       if (opts.json) {
+        const letters = await listDeadLetters(redis, opts.stream, filter);
         console.log(JSON.stringify({ total, deadLetters: letters }, null, 2));
         return;
       }
-      console.log(`${total} dead letters in ${dlqKey(opts.stream)}; showing ${letters.length}`);
-      if (letters.length === 0) return;
-      const table = new Table({
-        head: [
-          "id",
-          "original id",
-          "transaction_id",
-          "backend",
-          "amount",
-          "code",
-          "deliveries",
-          "reason",
-        ],
-        style: { head: [], border: [] },
-      });
-      for (const d of letters) {
-        table.push([
-          d.id,
-          d.originalId,
-          clip(d.fields?.transaction_id ?? "", 38),
-          clip(d.fields?.backend_id ?? "", 12),
-          clip(d.fields?.amount ?? "", 16),
-          String(d.errorCode),
-          String(d.deliveries),
-          clip(d.reason, 70),
-        ]);
-      }
-      console.log(table.toString());
+      const shown = await writeDeadLetterTable(
+        deadLetterPages(redis, opts.stream, filter),
+        writeStdout,
+      );
+      console.log(`${total} dead letters in ${dlqKey(opts.stream)}; showing ${shown}`);
     } finally {
       redis.disconnect();
     }
   });
 
-/** `replay` and `purge`: ids, `--code` or `--all`, then `run` on a connection. */
+/** Counts of a replay or purge by kind, with the first ids of each. */
+class Tally {
+  counts = { replayed: 0, purged: 0, processed: 0, gone: 0, unknown: 0, skipped: 0 };
+  shown = new Map<LetterOutcome["kind"], string[]>();
+
+  add(outcomes: LetterOutcome[]): void {
+    for (const o of outcomes) {
+      this.counts[o.kind]++;
+      const ids = this.shown.get(o.kind) ?? [];
+      if (ids.length < SHOWN_IDS) {
+        ids.push(o.kind === "processed" ? `${o.id} (transaction ${o.detail})` : o.id);
+        if (o.kind === "skipped") ids[ids.length - 1] += `: ${o.detail}`;
+      }
+      this.shown.set(o.kind, ids);
+    }
+  }
+
+  /** `  <what>: id, id, … and N more` for `kind`, or nothing when there are none. */
+  detail(kind: LetterOutcome["kind"], what: string, separator = ", "): string[] {
+    const ids = this.shown.get(kind) ?? [];
+    if (ids.length === 0) return [];
+    const more = this.counts[kind] - ids.length;
+    return [`  ${what}: ${ids.join(separator)}${more > 0 ? ` … and ${more} more` : ""}`];
+  }
+}
+
+/** `replay` and `purge`: ids, `--code` or `--all`; prints the tally `report` makes. */
 function selectionCommand(
-  name: string,
+  action: "replay" | "purge",
   description: string,
-  run: (redis: Redis, stream: string, which: DeadLetterSelection) => Promise<void>,
+  semantics: string,
+  report: (tally: Tally, stream: string) => string[],
 ) {
-  program.command(name)
+  program.command(action)
     .description(description)
     .argument("[ids...]", "dead-letter ids")
     .addOption(redisUrlOption())
     .addOption(streamOption())
     .addOption(codeOption())
     .option("--all", "every dead letter", false)
+    .addHelpText("after", semantics)
     .action(async (ids, opts) => {
       const which = selection(ids, opts);
-      const redis = await connect(opts.redisUrl);
+      const redis: Redis = await connect(opts.redisUrl);
       try {
-        await run(redis, opts.stream, which);
+        const tally = new Tally();
+        const moves = moveDeadLetters(redis, opts.stream, which, action, { refuseUnknown: true });
+        for await (const outcomes of moves) tally.add(outcomes);
+        console.log(report(tally, opts.stream).join("\n"));
+        if (tally.counts.skipped > 0) Deno.exitCode = 1;
       } finally {
         redis.disconnect();
       }
     });
 }
 
+const COMMON_SEMANTICS = `
+Each dead letter is replayed or purged by exactly one run: one that another replay or purge
+(running at the same time) deleted first is reported "already gone" and left alone. --all and
+--code take the dead letters present when the run starts. An id that is not a dead letter stops
+the run before anything is done (exit code 2). Exit code 1: some dead letters were skipped.`;
+
 selectionCommand(
   "replay",
   "Put dead letters back on the payment stream as new entries and remove them.",
-  async (redis, stream, which) => {
-    const { replayed, skipped } = await replayDeadLetters(redis, stream, which);
-    for (const [id, why] of skipped) console.error(`dlq: left ${id}: ${why}`);
-    console.log(`replayed ${replayed.size} dead letters onto ${stream}`);
-    if (skipped.size > 0) Deno.exitCode = 1;
-  },
+  `${COMMON_SEMANTICS}
+
+A dead letter whose payment is already processed (its idempotency mark pix:done:<transaction_id>
+exists) is not re-enqueued: it is deleted and reported "already processed", so no later replay can
+pay it again once the mark has expired (for a partition's stream, --stream 'pix_payments:{<tag>}',
+the mark is pix:done:{<tag>}:<transaction_id>). Dead letters whose original fields cannot be read
+back are skipped and left in place.`,
+  (tally, stream) => [
+    `replayed ${tally.counts.replayed} dead letters onto ${stream}; ` +
+    `${tally.counts.processed} already processed (deleted, not re-enqueued), ` +
+    `${tally.counts.gone} already gone, ${tally.counts.skipped} skipped`,
+    ...tally.detail("processed", "already processed"),
+    ...tally.detail("gone", "already gone (replayed or purged by another run)"),
+    ...tally.detail("skipped", `skipped (left in ${dlqKey(stream)})`, "; "),
+  ],
 );
 
-selectionCommand("purge", "Delete dead letters.", async (redis, stream, which) => {
-  const deleted = await purgeDeadLetters(redis, stream, which);
-  console.log(`purged ${deleted} dead letters from ${dlqKey(stream)}`);
-});
+selectionCommand(
+  "purge",
+  "Delete dead letters.",
+  COMMON_SEMANTICS,
+  (tally, stream) => [
+    `purged ${tally.counts.purged} dead letters from ${dlqKey(stream)}; ` +
+    `${tally.counts.gone} already gone, ${tally.counts.skipped} skipped`,
+    ...tally.detail("gone", "already gone (replayed or purged by another run)"),
+    ...tally.detail("skipped", `skipped (left in ${dlqKey(stream)})`, "; "),
+  ],
+);
 
 if (import.meta.main) await runCommand(program);

@@ -2,7 +2,7 @@
  * Processing errors against real redis-server processes: entries whose processing fails stay
  * pending, are reclaimed and retried with rising delivery counts, and past MAX_DELIVERIES go to the
  * dead-letter stream with their last error and a `rejected` confirmation. Then `deno task dlq`:
- * list, replay (a payment already processed is still counted once) and purge.
+ * list, replay (a payment already processed is not re-enqueued) and purge.
  */
 import assert from "node:assert/strict";
 import {
@@ -166,7 +166,7 @@ Deno.test(
 );
 
 Deno.test(
-  "replay re-enqueues dead letters as new entries; an already processed payment is counted once",
+  "replay re-enqueues dead letters as new entries; an already processed payment is not re-enqueued",
   INTEGRATION,
   async () => {
     await using server = await startRedis();
@@ -207,18 +207,22 @@ Deno.test(
     const letters = await deadLetters(redis);
     assert.deepEqual(letters.map((l) => l.original_id), [copyId, ids[2]]);
 
-    const { replayed, skipped } = await replayDeadLetters(redis, "pix_payments", { all: true });
-    assert.equal(replayed.size, 2);
+    const { replayed, skipped, processed } = await replayDeadLetters(redis, "pix_payments", {
+      all: true,
+    });
+    // p's copy: its payment is marked processed, so it is deleted, not re-enqueued.
+    assert.deepEqual([...processed.values()], [p.transaction_id]);
+    assert.equal(replayed.size, 1);
     assert.equal(skipped.size, 0);
     assert.equal(await redis.xlen(dlqKey("pix_payments")), 0);
     const newIds = [...replayed.values()];
     assert.ok(newIds.every((id) => !ids.includes(id)));
     const replayedFields = await redis.xrange("pix_payments", newIds[0], newIds[0]);
-    assert.deepEqual({ ...fieldsToRecord(replayedFields[0][1]) }, { ...p });
+    assert.deepEqual({ ...fieldsToRecord(replayedFields[0][1]) }, { ...q });
 
     const again = new StreamConsumer(options(server.url, { consumerName: "replayer" }));
-    await consumeUntil(again, async () => (await redis.xlen("backend_bacen_response_3")) === 5);
-    // q is counted now; p's copy is answered duplicate and not counted again.
+    await consumeUntil(again, async () => (await redis.xlen("backend_bacen_response_3")) === 4);
+    // q is counted now; p is counted once.
     assert.equal(await redis.get("processed_count"), "2");
     assert.equal(await redis.get("total_amount"), sumAmounts([p, q]).text);
     const statuses = (await confirmationsOf(redis, "backend_bacen_response_3"))
@@ -227,7 +231,6 @@ Deno.test(
       "p:confirmed",
       "p:rejected",
       "q:rejected",
-      "p:duplicate",
       "q:confirmed",
     ]);
     redis.disconnect();
@@ -276,7 +279,10 @@ Deno.test(
       (await deadLetters(redis)).map((l) => JSON.parse(l.fields).transaction_id),
       ["t-bad"],
     );
-    assert.equal(await purgeDeadLetters(redis, "pix_payments", { ids: [first.id] }), 1);
+    assert.deepEqual(
+      (await purgeDeadLetters(redis, "pix_payments", { ids: [first.id] })).purged,
+      [first.id],
+    );
     assert.equal(await redis.xlen(dlqKey("pix_payments")), 0);
     redis.disconnect();
   },
