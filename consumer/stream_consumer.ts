@@ -37,7 +37,8 @@ import {
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 
-const processBatchScript = LuaScript.fromFile(
+/** The script that applies a batch (KEYS and ARGV in `lua/process_batch.lua`). */
+export const processBatchScript = LuaScript.fromFile(
   "process_batch",
   "./lua/process_batch.lua",
   import.meta.url,

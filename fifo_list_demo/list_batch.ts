@@ -17,7 +17,8 @@ import {
 import { LuaScript, type Redis } from "@fastpix/infra";
 import { validateListPayload } from "./payload.ts";
 
-const applyListBatchScript = LuaScript.fromFile(
+/** The script that applies a batch (KEYS and ARGV in `lua/apply_list_batch.lua`). */
+export const applyListBatchScript = LuaScript.fromFile(
   "apply_list_batch",
   "./lua/apply_list_batch.lua",
   import.meta.url,

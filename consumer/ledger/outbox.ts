@@ -5,13 +5,7 @@
  * them; while PostgreSQL is away they wait there, up to a bound after which the consumer pauses.
  * @module
  */
-import {
-  createLogger,
-  type Logger,
-  LuaScript,
-  type RedisClient as Redis,
-  sleep,
-} from "@fastpix/infra";
+import { createLogger, type Logger, type RedisClient as Redis, sleep } from "@fastpix/infra";
 import {
   formatCents,
   ledgerBacklogKey,
@@ -21,14 +15,8 @@ import {
   uuidv7,
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
-import type { Batch } from "../stream_consumer.ts";
+import { type Batch, processBatchScript } from "../stream_consumer.ts";
 import { encodeBatch } from "./write_rows.ts";
-
-const processBatchScript = LuaScript.fromFile(
-  "process_batch",
-  "../lua/process_batch.lua",
-  import.meta.url,
-);
 
 /** The outbox's consumer group (one per payment stream's outbox). */
 export const LEDGER_GROUP = "pix_ledger";
