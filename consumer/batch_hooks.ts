@@ -9,7 +9,8 @@
  * @module
  */
 import type { RedisClient as Redis } from "@fastpix/infra";
-import type { Batch, RawEntry, StreamConsumerOptions } from "./stream_consumer.ts";
+import type { RawEntry, StreamConsumerOptions } from "./stream_consumer.ts";
+import type { Batch } from "./batch_args.ts";
 
 /** What hooks know about the batch in hand. */
 export type BatchInfo =

@@ -15,7 +15,7 @@ import {
   uuidv7,
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
-import { type Batch, processBatchScript } from "../stream_consumer.ts";
+import { type Batch, batchEntries, processBatchScript } from "../batch_args.ts";
 import { encodeBatch } from "./write_rows.ts";
 
 /** The outbox's consumer group (one per payment stream's outbox). */
@@ -50,36 +50,31 @@ export interface OutboxBatch {
   rows: OutboxRow[];
 }
 
-const HEADER = 6;
-const STRIDE = 9;
-
 /**
- * Reads the ledger rows out of a `process_batch` call (layout in `lua/process_batch.lua`):
- * accepted payments become `done` rows, rejected ones `error` rows, deleted entries nothing.
+ * Reads the ledger rows out of a `process_batch` call: accepted payments become `done` rows,
+ * rejected ones `error` rows, deleted entries nothing.
  */
 export function batchRows(batch: Batch, info: Pick<BatchInfo, "deliveries">): OutboxRow[] {
-  const a = batch.args;
   const rows: OutboxRow[] = [];
-  for (let i = HEADER; i + STRIDE <= a.length; i += STRIDE) {
-    const [kind, id, tx, backend] = [a[i], a[i + 1], a[i + 2], a[i + 3]].map(String);
-    if (kind === "ok") {
-      const deliveries = info.deliveries?.get(id) ?? 1;
-      rows.push([id, tx, backend, String(a[i + 6]), "done", null, null, deliveries]);
-    } else if (kind === "reject") {
+  for (const e of batchEntries(batch.args)) {
+    if (e.kind === "ok") {
+      const deliveries = info.deliveries?.get(e.id) ?? 1;
+      rows.push([e.id, e.tx, e.backend, e.amount, "done", null, null, deliveries]);
+    } else if (e.kind === "reject") {
       let amount: string | null = null;
       try {
-        const cents = parseAmountCents(String(JSON.parse(String(a[i + 8])).amount ?? ""));
+        const cents = parseAmountCents(String(JSON.parse(e.fieldsJson).amount ?? ""));
         if (cents !== undefined) amount = formatCents(cents);
       } catch { /* no usable amount */ }
       rows.push([
-        id,
-        TRANSACTION_ID_PATTERN.test(tx) ? tx : null,
-        backend === "" ? null : backend,
+        e.id,
+        TRANSACTION_ID_PATTERN.test(e.tx) ? e.tx : null,
+        e.backend === "" ? null : e.backend,
         amount,
         "error",
-        Number(a[i + 6]),
-        String(a[i + 7]),
-        Number(a[i + 5]),
+        e.errorCode,
+        e.reason,
+        e.deliveries,
       ]);
     }
   }

@@ -24,7 +24,7 @@
   ARGV[4]  confirmation stream cap (MAXLEN ~)
   ARGV[5]  confirmation timestamp (ISO 8601)
   ARGV[6]  consumer name (recorded in dead letters)
-  ARGV[7+] entries, 9 values each:
+  ARGV[7+] entries, 9 values each (batch_args.ts writes this layout and reads it back):
            'ok'     id tx backend resp_index cents processed_amount '' ''
            'reject' id tx backend resp_index deliveries error_code reason original_fields_json
            'gone'   id '' '' 0 '' '' '' ''        (entry deleted from the stream: ack only)
