@@ -28,7 +28,7 @@ import {
   validatePayment,
   type ValidationLimits,
 } from "@fastpix/pix";
-import type { RawEntry } from "./stream_consumer.ts";
+import type { RawEntry } from "./types.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",

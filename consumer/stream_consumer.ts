@@ -35,6 +35,7 @@ import {
   summarize,
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
+import type { RawEntry } from "./types.ts";
 import {
   type Batch,
   type BatchEntry,
@@ -123,8 +124,7 @@ export function emptyStats(): ConsumerStats {
   };
 }
 
-/** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
-export type RawEntry = [id: string, fields: string[] | null];
+export type { RawEntry };
 
 function isNoGroup(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("NOGROUP");
