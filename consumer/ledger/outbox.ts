@@ -16,39 +16,13 @@ import {
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
 import { type Batch, batchEntries, processBatchScript } from "../batch_args.ts";
+import type { OutboxBatch, OutboxRow } from "./types.ts";
 import { encodeBatch } from "./write_rows.ts";
+
+export type { OutboxBatch, OutboxRow };
 
 /** The outbox's consumer group (one per payment stream's outbox). */
 export const LEDGER_GROUP = "pix_ledger";
-
-/**
- * One ledger row as the outbox carries it:
- * `[stream_id, transaction_id|null, backend_id|null, amount|null, status, error_code|null,
- *   error_message|null, deliveries]`.
- */
-export type OutboxRow = [
-  streamId: string,
-  transactionId: string | null,
-  backendId: string | null,
-  amount: string | null,
-  status: "done" | "error",
-  errorCode: number | null,
-  errorMessage: string | null,
-  deliveries: number,
-];
-
-/** One outbox entry: a batch's rows and where, when and how fast it was processed. */
-export interface OutboxBatch {
-  /** UUIDv7 of the batch (the processing_metrics key). */
-  id: string;
-  stream: string;
-  consumer: string;
-  /** When the batch was applied (epoch ms). */
-  appliedMs: number;
-  /** The consumer's time on the batch, ms. */
-  processingMs: number;
-  rows: OutboxRow[];
-}
 
 /**
  * Reads the ledger rows out of a `process_batch` call: accepted payments become `done` rows,
