@@ -27,7 +27,7 @@ import {
   validateEntry,
   type ValidationLimits,
 } from "@fastpix/pix";
-import type { RawEntry } from "./stream_consumer.ts";
+import type { RawEntry } from "./types.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",

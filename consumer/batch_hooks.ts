@@ -9,20 +9,25 @@
  * @module
  */
 import type { RedisClient as Redis } from "@fastpix/infra";
-import type { Batch, RawEntry, StreamConsumerOptions } from "./stream_consumer.ts";
+import type { ValidationLimits } from "@fastpix/pix";
+import type { Batch } from "./batch_args.ts";
+import type { RawEntry } from "./types.ts";
 
 /** What hooks know about the batch in hand. */
-export type BatchInfo =
-  & Pick<
-    StreamConsumerOptions,
-    "stream" | "group" | "consumerName" | "maxDeliveries" | "limits"
-  >
-  & {
-    /** Delivery counts of re-read or reclaimed entries; absent: first delivery of each entry. */
-    deliveries?: Map<string, number>;
-    /** When the consumer started on this batch (epoch ms). */
-    startedMs: number;
-  };
+export interface BatchInfo {
+  /** The payment stream the batch came from (the partition's own stream when partitioned). */
+  stream: string;
+  /** The consumer group. */
+  group: string;
+  consumerName: string;
+  /** An entry delivered more times than this is dead-lettered. */
+  maxDeliveries: number;
+  limits: ValidationLimits;
+  /** Delivery counts of re-read or reclaimed entries; absent: first delivery of each entry. */
+  deliveries?: Map<string, number>;
+  /** When the consumer started on this batch (epoch ms). */
+  startedMs: number;
+}
 
 /** The outcome of {@link BatchHooks.prepare}. */
 export interface PreparedBatch {

@@ -3,6 +3,7 @@
  * @module
  */
 export * from "./stream_consumer.ts";
+export * from "./batch_args.ts";
 export * from "./consumer_pool.ts";
 export * from "./batch_hooks.ts";
 export * from "./retries.ts";

@@ -12,7 +12,7 @@
 import { createLogger, errorMessage, type Logger } from "@fastpix/infra";
 import { lastErrorKey, type Payment, validateEntry } from "@fastpix/pix";
 import { type BatchHooks, type BatchInfo, deliveriesOf } from "./batch_hooks.ts";
-import type { RawEntry } from "./stream_consumer.ts";
+import type { RawEntry } from "./types.ts";
 
 /** A valid payment handed to a processing step. */
 export interface StepPayment {

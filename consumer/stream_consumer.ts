@@ -28,7 +28,6 @@ import {
   idTimeMs,
   isCommandTimeout,
   type Logger,
-  LuaScript,
   recordMs,
   type RedisClient,
   safeTrimId,
@@ -36,12 +35,14 @@ import {
   summarize,
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
-
-const processBatchScript = LuaScript.fromFile(
-  "process_batch",
-  "./lua/process_batch.lua",
-  import.meta.url,
-);
+import type { RawEntry } from "./types.ts";
+import {
+  type Batch,
+  type BatchEntry,
+  encodeBatchArgs,
+  processBatchScript,
+  ResponseStreams,
+} from "./batch_args.ts";
 
 /** Settings of one consumer loop; the command fills them from flags and env vars. */
 export interface StreamConsumerOptions {
@@ -123,8 +124,7 @@ export function emptyStats(): ConsumerStats {
   };
 }
 
-/** An entry as XREADGROUP/XAUTOCLAIM return it (fields null: deleted from the stream). */
-export type RawEntry = [id: string, fields: string[] | null];
+export type { RawEntry };
 
 function isNoGroup(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("NOGROUP");
@@ -152,44 +152,23 @@ export type BatchContext =
     lastErrors?: Map<string, string>;
   };
 
-/** KEYS and ARGV of one `process_batch` call. */
-export interface Batch {
-  keys: string[];
-  args: (string | number)[];
-}
-
 /**
  * Validates entries and lays out the `process_batch` call that applies them (pure: no I/O).
  * Entries delivered more than `maxDeliveries` times are rejected like invalid ones.
  */
 export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Batch {
   const k = ctx.keys ?? streamKeys(ctx.stream);
-  const respKeys: string[] = [];
+  const responses = new ResponseStreams((backendId) =>
+    responseStreamKey(ctx.responsePrefix, backendId, k.tag)
+  );
   // Partitioned: the marks the script will touch are declared too, so Redis Cluster vets every key
   // before the script runs (one slot, served here, not mid-migration) instead of failing halfway.
   const markKeys: string[] = [];
-  const respIndex = new Map<string, number>();
-  const indexOf = (backendId: string) => {
-    let index = respIndex.get(backendId);
-    if (index === undefined) {
-      respKeys.push(responseStreamKey(ctx.responsePrefix, backendId, k.tag));
-      index = respKeys.length;
-      respIndex.set(backendId, index);
-    }
-    return index;
-  };
   const nowMs = ctx.nowMs ?? Date.now();
-  const args: (string | number)[] = [
-    ctx.group,
-    k.markPrefix,
-    ctx.markTtlSeconds,
-    ctx.responseMaxlen,
-    new Date(nowMs).toISOString(),
-    ctx.consumerName,
-  ]; // deno-fmt-ignore
+  const items: BatchEntry[] = [];
   for (const [id, flat] of entries) {
     if (flat === null) {
-      args.push("gone", id, "", "", 0, "", "", "", "");
+      items.push({ kind: "gone", id });
       continue;
     }
     const fields = fieldsToRecord(flat);
@@ -205,25 +184,50 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
     if (result.ok && rejection === undefined) {
       const p = result.payment;
       if (k.tag !== undefined) markKeys.push(k.markPrefix + p.transactionId);
-      args.push("ok", id, p.transactionId, p.backendId, indexOf(p.backendId), p.amountCents, formatCents(p.amountCents), "", "");
+      items.push({
+        kind: "ok",
+        id,
+        tx: p.transactionId,
+        backend: p.backendId,
+        responseIndex: responses.positionOf(p.backendId),
+        cents: p.amountCents,
+        amount: formatCents(p.amountCents),
+      });
     } else {
       // A rejected message may have a bad backend_id: it then gets no confirmation stream.
       const backendOk = BACKEND_ID_PATTERN.test(fields.backend_id ?? "");
       const backend = backendOk ? fields.backend_id : "";
-      const tx = fields.transaction_id ?? "";
-      args.push("reject", id, tx, backend, backendOk ? indexOf(backend) : 0, count, rejection!.code, rejection!.message, JSON.stringify(fields));
-    } // deno-fmt-ignore
+      items.push({
+        kind: "reject",
+        id,
+        tx: fields.transaction_id ?? "",
+        backend,
+        responseIndex: backendOk ? responses.positionOf(backend) : 0,
+        deliveries: count,
+        errorCode: rejection!.code,
+        reason: rejection!.message,
+        fieldsJson: JSON.stringify(fields),
+      });
+    }
   }
+  const header = {
+    group: ctx.group,
+    markPrefix: k.markPrefix,
+    markTtlSeconds: ctx.markTtlSeconds,
+    responseMaxlen: ctx.responseMaxlen,
+    timestamp: new Date(nowMs).toISOString(),
+    consumerName: ctx.consumerName,
+  };
   const keys = [
     k.stream,
     k.dlq,
     k.processedCount,
     k.totalAmount,
     k.totalAmountCents,
-    ...respKeys,
+    ...responses.keys,
     ...markKeys,
   ]; // deno-fmt-ignore
-  return { keys, args };
+  return { keys, args: encodeBatchArgs(header, items) };
 }
 
 /**

@@ -15,9 +15,11 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import { LuaScript, type Redis } from "@fastpix/infra";
+import { ResponseStreams, settingsArgs } from "@fastpix/consumer";
 import { validateListPayload } from "./payload.ts";
 
-const applyListBatchScript = LuaScript.fromFile(
+/** The script that applies a batch (KEYS and ARGV in `lua/apply_list_batch.lua`). */
+export const applyListBatchScript = LuaScript.fromFile(
   "apply_list_batch",
   "./lua/apply_list_batch.lua",
   import.meta.url,
@@ -62,24 +64,18 @@ export interface ListBatchResult {
  * known and safe.
  */
 export function buildListBatch(payloads: readonly string[], ctx: ListBatchContext): ListBatch {
-  const responseKeys: string[] = [];
-  const positions = new Map<string, number>();
-  const position = (backendId: string): number => {
-    if (!positions.has(backendId)) {
-      responseKeys.push(responseStreamKey(ctx.responsePrefix, backendId));
-      positions.set(backendId, responseKeys.length);
-    }
-    return positions.get(backendId)!;
-  };
+  const responses = new ResponseStreams((backendId) =>
+    responseStreamKey(ctx.responsePrefix, backendId)
+  );
   const nowMs = ctx.nowMs ?? Date.now();
   const reliable = ctx.mode === "reliable";
   const args: (string | number)[] = [
     ctx.mode,
-    DONE_MARK_PREFIX,
-    ctx.markTtlSeconds,
-    ctx.responseMaxlen,
-    new Date(nowMs).toISOString(),
-    ctx.consumerName,
+    ...settingsArgs({
+      ...ctx,
+      markPrefix: DONE_MARK_PREFIX,
+      timestamp: new Date(nowMs).toISOString(),
+    }),
     ctx.source,
   ];
   for (const raw of payloads) {
@@ -91,7 +87,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
         reliable ? raw : "",
         p.transactionId,
         p.backendId,
-        position(p.backendId),
+        responses.positionOf(p.backendId),
         p.amountCents,
         formatCents(p.amountCents),
       );
@@ -103,7 +99,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
         raw,
         fields.transaction_id ?? "",
         backend,
-        backend === "" ? 0 : position(backend),
+        backend === "" ? 0 : responses.positionOf(backend),
         result.rejection.code,
         result.rejection.message,
       );
@@ -115,7 +111,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
     TOTAL_AMOUNT_KEY,
     TOTAL_AMOUNT_CENTS_KEY,
     reliable ? ctx.processingKey! : ctx.source,
-    ...responseKeys,
+    ...responses.keys,
   ];
   return { keys, args };
 }

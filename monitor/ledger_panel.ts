@@ -4,7 +4,7 @@
  * @module
  */
 import type { LedgerStats } from "@fastpix/consumer";
-import type { Panel } from "./panels.ts";
+import { moreRows, type Panel } from "./panel.ts";
 import { brl, duration, int, ms } from "./format.ts";
 
 /** The ledger panel of `stats`. */
@@ -45,6 +45,6 @@ export function ledgerPanel(stats: LedgerStats): Panel {
     empty: "no payments recorded",
     fixed: false,
     cut: "middle",
-    more: (hidden) => ({ cells: [`… ${int(hidden.length)} more`] }),
+    more: moreRows,
   };
 }

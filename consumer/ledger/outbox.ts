@@ -5,13 +5,7 @@
  * them; while PostgreSQL is away they wait there, up to a bound after which the consumer pauses.
  * @module
  */
-import {
-  createLogger,
-  type Logger,
-  LuaScript,
-  type RedisClient as Redis,
-  sleep,
-} from "@fastpix/infra";
+import { createLogger, type Logger, type RedisClient as Redis, sleep } from "@fastpix/infra";
 import {
   formatCents,
   ledgerBacklogKey,
@@ -21,77 +15,40 @@ import {
   uuidv7,
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
-import type { Batch } from "../stream_consumer.ts";
+import { type Batch, batchEntries, processBatchScript } from "../batch_args.ts";
+import type { OutboxBatch, OutboxRow } from "./types.ts";
 import { encodeBatch } from "./write_rows.ts";
 
-const processBatchScript = LuaScript.fromFile(
-  "process_batch",
-  "../lua/process_batch.lua",
-  import.meta.url,
-);
+export type { OutboxBatch, OutboxRow };
 
 /** The outbox's consumer group (one per payment stream's outbox). */
 export const LEDGER_GROUP = "pix_ledger";
 
 /**
- * One ledger row as the outbox carries it:
- * `[stream_id, transaction_id|null, backend_id|null, amount|null, status, error_code|null,
- *   error_message|null, deliveries]`.
- */
-export type OutboxRow = [
-  streamId: string,
-  transactionId: string | null,
-  backendId: string | null,
-  amount: string | null,
-  status: "done" | "error",
-  errorCode: number | null,
-  errorMessage: string | null,
-  deliveries: number,
-];
-
-/** One outbox entry: a batch's rows and where, when and how fast it was processed. */
-export interface OutboxBatch {
-  /** UUIDv7 of the batch (the processing_metrics key). */
-  id: string;
-  stream: string;
-  consumer: string;
-  /** When the batch was applied (epoch ms). */
-  appliedMs: number;
-  /** The consumer's time on the batch, ms. */
-  processingMs: number;
-  rows: OutboxRow[];
-}
-
-const HEADER = 6;
-const STRIDE = 9;
-
-/**
- * Reads the ledger rows out of a `process_batch` call (layout in `lua/process_batch.lua`):
- * accepted payments become `done` rows, rejected ones `error` rows, deleted entries nothing.
+ * Reads the ledger rows out of a `process_batch` call: accepted payments become `done` rows,
+ * rejected ones `error` rows, deleted entries nothing.
  */
 export function batchRows(batch: Batch, info: Pick<BatchInfo, "deliveries">): OutboxRow[] {
-  const a = batch.args;
   const rows: OutboxRow[] = [];
-  for (let i = HEADER; i + STRIDE <= a.length; i += STRIDE) {
-    const [kind, id, tx, backend] = [a[i], a[i + 1], a[i + 2], a[i + 3]].map(String);
-    if (kind === "ok") {
-      const deliveries = info.deliveries?.get(id) ?? 1;
-      rows.push([id, tx, backend, String(a[i + 6]), "done", null, null, deliveries]);
-    } else if (kind === "reject") {
+  for (const e of batchEntries(batch.args)) {
+    if (e.kind === "ok") {
+      const deliveries = info.deliveries?.get(e.id) ?? 1;
+      rows.push([e.id, e.tx, e.backend, e.amount, "done", null, null, deliveries]);
+    } else if (e.kind === "reject") {
       let amount: string | null = null;
       try {
-        const cents = parseAmountCents(String(JSON.parse(String(a[i + 8])).amount ?? ""));
+        const cents = parseAmountCents(String(JSON.parse(e.fieldsJson).amount ?? ""));
         if (cents !== undefined) amount = formatCents(cents);
       } catch { /* no usable amount */ }
       rows.push([
-        id,
-        TRANSACTION_ID_PATTERN.test(tx) ? tx : null,
-        backend === "" ? null : backend,
+        e.id,
+        TRANSACTION_ID_PATTERN.test(e.tx) ? e.tx : null,
+        e.backend === "" ? null : e.backend,
         amount,
         "error",
-        Number(a[i + 6]),
-        String(a[i + 7]),
-        Number(a[i + 5]),
+        e.errorCode,
+        e.reason,
+        e.deliveries,
       ]);
     }
   }

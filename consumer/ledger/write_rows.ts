@@ -11,7 +11,7 @@
  * - `consumer_stats`: incremented only by metrics rows that were new.
  * @module
  */
-import type { OutboxBatch } from "./outbox.ts";
+import type { OutboxBatch } from "./types.ts";
 import type { Sql } from "./postgres.ts";
 import { idTimeMs } from "@fastpix/infra";
 

@@ -1,7 +1,8 @@
 --[[
-  count_payment: adds one payment to the counters (the basic stream consumer's whole effect).
-  Exact: cents are the source of truth and total_amount is derived from them, so concurrent
-  consumers never leave the decimal total behind the cents.
+  count_payment: adds one payment to the counters (the basic stream consumer's whole effect), with
+  the batch scripts' count step (includes/count.lua): exact, cents are the source of truth and
+  total_amount is derived from them, so concurrent consumers never leave the decimal total behind
+  the cents.
 
   KEYS[1]  processed_count
   KEYS[2]  total_amount            (decimal, 2 places)
@@ -10,7 +11,7 @@
 
   Returns total_amount_cents after the payment.
 ]]
-redis.call('INCR', KEYS[1])
-local total = redis.call('INCRBY', KEYS[3], ARGV[1])
-redis.call('SET', KEYS[2], string.format('%d.%02d', math.floor(total / 100), total % 100))
-return total
+--@include "includes/count.lua"
+
+return add_to_counters(
+  { processed_count = KEYS[1], total_amount = KEYS[2], total_amount_cents = KEYS[3] }, 1, ARGV[1])

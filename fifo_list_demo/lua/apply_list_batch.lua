@@ -1,3 +1,4 @@
+#!lua
 --[[
   apply_list_batch: applies the outcome of a batch of list payloads atomically — confirmations,
   counters, idempotency marks and dead letters, and for the reliable list the removal of each
@@ -28,53 +29,41 @@
            (payload: the item exactly as taken; '' for 'ok' entries in plain mode)
 
   Returns { confirmed, duplicates, rejected, skipped, total_amount_cents }
-]]
-local reliable = ARGV[1] == 'reliable'
-local mark_prefix = ARGV[2]
-local mark_ttl = ARGV[3]
-local resp_cap = ARGV[4]
-local now = ARGV[5]
-local consumer = ARGV[6]
-local source = ARGV[7]
 
-local confirmed, duplicates, rejected, skipped, cents = 0, 0, 0, 0, 0
+  All or nothing, as process_batch: the `#!lua` line makes Redis 7 refuse the whole call up front
+  when it is out of memory, and every key written (dead-letter stream, counters, confirmation
+  streams, and the processing list in reliable mode) is type-checked before the first write. A
+  refused batch is still in the consumer's hands (and, reliable, in its processing list) and is
+  retried as it is.
+
+  The confirm / duplicate / reject / count steps and the checks are the stream consumer's include
+  files (consumer/lua/includes/*.lua, joined in when the script is loaded).
+]]
+--@include "../../consumer/lua/includes/batch.lua"
+--@include "../../consumer/lua/includes/checks.lua"
+--@include "../../consumer/lua/includes/confirm.lua"
+--@include "../../consumer/lua/includes/reject.lua"
+--@include "../../consumer/lua/includes/count.lua"
+
+local reliable = ARGV[1] == 'reliable'
+local processing = KEYS[5]
+local source = ARGV[7]
+local b = new_batch(1, 2)
+local responses = { unpack(KEYS, 6) }
+local refusal = refuse_wrong_types(b, responses, reliable and { processing } or {})
+if refusal then return refusal end
 
 for i = 8, #ARGV, 7 do
   local kind, payload, tx, backend = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local resp = tonumber(ARGV[i + 4])
+  local resp = responses[tonumber(ARGV[i + 4])]
   -- The oldest payloads sit at the tail of the processing list: search from there.
-  if reliable and redis.call('LREM', KEYS[5], -1, payload) == 0 then
-    skipped = skipped + 1
+  if reliable and redis.call('LREM', processing, -1, payload) == 0 then
+    skip(b)
   elseif kind == 'ok' then
-    if redis.call('SET', mark_prefix .. tx, source, 'NX', 'EX', mark_ttl) then
-      confirmed = confirmed + 1
-      cents = cents + tonumber(ARGV[i + 5])
-      redis.call('XADD', KEYS[5 + resp], 'MAXLEN', '~', resp_cap, '*',
-        'transaction_id', tx, 'status', 'confirmed', 'processed_amount', ARGV[i + 6],
-        'backend_id', backend, 'timestamp', now)
-    else
-      duplicates = duplicates + 1
-      redis.call('XADD', KEYS[5 + resp], 'MAXLEN', '~', resp_cap, '*',
-        'transaction_id', tx, 'status', 'duplicate', 'processed_amount', '0.00',
-        'backend_id', backend, 'timestamp', now)
-    end
+    confirm(b, source, tx, backend, resp, ARGV[i + 5], ARGV[i + 6])
   else
-    rejected = rejected + 1
-    redis.call('XADD', KEYS[1], '*', 'source', source, 'payload', payload,
-      'error_code', ARGV[i + 5], 'reason', ARGV[i + 6], 'consumer', consumer, 'failed_at', now)
-    if resp > 0 then
-      redis.call('XADD', KEYS[5 + resp], 'MAXLEN', '~', resp_cap, '*',
-        'transaction_id', tx, 'status', 'rejected', 'processed_amount', '0.00',
-        'backend_id', backend, 'timestamp', now,
-        'error_code', ARGV[i + 5], 'error_message', ARGV[i + 6])
-    end
+    reject(b, { 'source', source, 'payload', payload }, {}, tx, backend, resp,
+      ARGV[i + 5], ARGV[i + 6])
   end
 end
-
-local total = 0
-if confirmed > 0 then
-  redis.call('INCRBY', KEYS[2], confirmed)
-  total = redis.call('INCRBY', KEYS[4], cents)
-  redis.call('SET', KEYS[3], string.format('%d.%02d', math.floor(total / 100), total % 100))
-end
-return { confirmed, duplicates, rejected, skipped, total }
+return count(b)
