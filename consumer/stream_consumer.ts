@@ -171,9 +171,9 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
       items.push({ kind: "gone", id });
       continue;
     }
-    const fields = fieldsToRecord(flat);
     const count = ctx.deliveries?.get(id) ?? 1;
     const result = validateEntry(flat, { limits: ctx.limits, nowMs });
+    const fields = result.fields;
     const rejection = !result.ok ? result.rejection : count > ctx.maxDeliveries
       ? {
         code: ErrorCode.MAX_DELIVERIES_EXCEEDED,
