@@ -33,16 +33,23 @@ export function recordMs(histogram: LatencyHistogram, ms: number): void {
 
 const toMs = (micros: number) => Math.round(micros) / 1000;
 
-/** Summarises a histogram in milliseconds. */
+/**
+ * Summarises a histogram in milliseconds. HDR percentiles are the top of their bucket, which can
+ * lie above the largest value recorded (`p99 174.463` with `max 174.41`): every figure is clamped
+ * to the recorded [min, max].
+ */
 export function summarize(histogram: LatencyHistogram): LatencySummary {
   const count = histogram.totalCount;
   if (count === 0) return { count: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0 };
+  const min = histogram.minNonZeroValue;
+  const max = histogram.maxValue;
+  const clamp = (micros: number) => toMs(Math.min(max, Math.max(min, micros)));
   return {
     count,
-    p50: toMs(histogram.getValueAtPercentile(50)),
-    p95: toMs(histogram.getValueAtPercentile(95)),
-    p99: toMs(histogram.getValueAtPercentile(99)),
-    max: toMs(histogram.maxValue),
-    mean: toMs(histogram.mean),
+    p50: clamp(histogram.getValueAtPercentile(50)),
+    p95: clamp(histogram.getValueAtPercentile(95)),
+    p99: clamp(histogram.getValueAtPercentile(99)),
+    max: toMs(max),
+    mean: clamp(histogram.mean),
   };
 }
