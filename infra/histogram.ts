@@ -1,5 +1,6 @@
 /**
- * Latency histograms (HDR, microsecond resolution, 3 significant digits) and their summary in ms.
+ * Latency histograms (HDR, microsecond resolution, 3 significant digits) and their summary in ms,
+ * since start or over a sliding window (a ring of 1-second histograms).
  * @module
  */
 import * as hdr from "hdr-histogram-js";
@@ -52,4 +53,67 @@ export function summarize(histogram: LatencyHistogram): LatencySummary {
     max: toMs(max),
     mean: clamp(histogram.mean),
   };
+}
+
+/** A summary of the last `seconds` only (see {@link WindowedHistogram}). */
+export interface WindowSummary extends LatencySummary {
+  /** How far back the window reaches. */
+  seconds: number;
+}
+
+/** Options of {@link WindowedHistogram}. */
+export interface WindowOptions {
+  /** How far back the window reaches. Default 10 s. */
+  windowMs?: number;
+  /** The width of one slot of the ring (the window moves by this much). Default 1 s. */
+  slotMs?: number;
+  /** The clock, in milliseconds (tests inject one). Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * Latencies of the last `windowMs` only: a ring of histograms, one per `slotMs` slot. A slot is
+ * reset when the clock comes back to it, so values older than the window are forgotten (the window
+ * covers the current, partial slot and the whole slots before it).
+ */
+export class WindowedHistogram {
+  readonly windowMs: number;
+  readonly #slotMs: number;
+  readonly #now: () => number;
+  readonly #slots: { index: number; histogram: LatencyHistogram }[];
+  readonly #merged = createLatencyHistogram();
+
+  constructor(options: WindowOptions = {}) {
+    this.windowMs = options.windowMs ?? 10_000;
+    this.#slotMs = options.slotMs ?? 1000;
+    this.#now = options.now ?? Date.now;
+    const n = Math.max(1, Math.ceil(this.windowMs / this.#slotMs));
+    this.#slots = Array.from({ length: n }, () => ({
+      index: -Infinity,
+      histogram: createLatencyHistogram(),
+    }));
+  }
+
+  /** Records a latency given in milliseconds in the current slot. */
+  recordMs(ms: number): void {
+    const index = Math.floor(this.#now() / this.#slotMs);
+    const slot = this.#slots[index % this.#slots.length];
+    if (slot.index !== index) {
+      slot.histogram.reset();
+      slot.index = index;
+    }
+    recordMs(slot.histogram, ms);
+  }
+
+  /** Summarises the values recorded within the window (zeros when there are none). */
+  summarize(): WindowSummary {
+    const current = Math.floor(this.#now() / this.#slotMs);
+    this.#merged.reset();
+    for (const slot of this.#slots) {
+      if (slot.index > current - this.#slots.length && slot.index <= current) {
+        this.#merged.add(slot.histogram);
+      }
+    }
+    return { seconds: this.windowMs / 1000, ...summarize(this.#merged) };
+  }
 }
