@@ -3,6 +3,13 @@
  * and ends with the line `N passed, N failed` that CI reads. Extra arguments go to `deno test`.
  * @module
  */
+import { logLevelProblem } from "@fastpix/infra";
+
+const badLogLevel = logLevelProblem();
+if (badLogLevel !== undefined) {
+  console.error(`test: ${badLogLevel}`);
+  Deno.exit(2);
+}
 const junit = ".test-results/junit.xml";
 await Deno.mkdir(".test-results", { recursive: true });
 const { code } = await new Deno.Command(Deno.execPath(), {
