@@ -1,11 +1,45 @@
 /**
- * What every command shares, run as real child processes: a bad `LOG_LEVEL` is refused at start;
- * `deno task test:unit` runs unit tests only.
+ * What every command shares, run as real child processes: each task of deno.json answers `--help`
+ * with its own text, a bad `LOG_LEVEL` is refused at start, `deno task test:unit` runs unit tests
+ * only.
  */
 import assert from "node:assert/strict";
+import { Limiter } from "@fastpix/infra";
 import { ChildTool, INTEGRATION, startRedis } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
+
+Deno.test("every task of deno.json answers --help with its own usage, not Deno's", async () => {
+  const { tasks } = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const names = Object.keys(tasks);
+  assert.ok(names.length > 20 && names.includes("test:unit"), names.join(" "));
+  const limiter = new Limiter(3);
+  const answers = await Promise.all(names.map(async (name) => {
+    await limiter.acquire();
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "--quiet", name, "--help"],
+        cwd: ROOT,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      return { name, code: out.code, text, err: new TextDecoder().decode(out.stderr) };
+    } finally {
+      limiter.release();
+    }
+  }));
+  const problems = answers.flatMap(({ name, code, text, err }) => {
+    if (code !== 0) return [`${name}: exit ${code}: ${err.trim().split("\n").at(-1)}`];
+    // Deno's own help (`deno run --help`, `deno check --help`) says "Usage: deno <subcommand>".
+    if (/Usage: deno |docs\.deno\.com/.test(text)) return [`${name}: Deno's own help`];
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    if (!new RegExp(`^Usage: ${escaped} `, "m").test(text)) return [`${name}: no "Usage: ${name}"`];
+    return [];
+  });
+  assert.deepEqual(problems, []);
+});
 
 Deno.test(
   "an unknown LOG_LEVEL is refused in one line with exit 2, before any work",
