@@ -6,7 +6,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { createRedis, type Redis, requireRedis } from "@fastpix/infra";
-import { dlqKey, UserError } from "@fastpix/pix";
+import { dlqKey, formatCount, UserError } from "@fastpix/pix";
 import { intIn, redisUrlOption, runCommand, streamOption } from "@fastpix/cli";
 import {
   type DeadLetterSelection,
@@ -62,7 +62,11 @@ program.command("list")
         console.log(JSON.stringify({ total, deadLetters: letters }, null, 2));
         return;
       }
-      console.log(`${total} dead letters in ${dlqKey(opts.stream)}; showing ${letters.length}`);
+      console.log(
+        `${formatCount(total)} dead letters in ${dlqKey(opts.stream)}; showing ${
+          formatCount(letters.length)
+        }`,
+      );
       if (letters.length === 0) return;
       const table = new Table({
         head: [
@@ -85,7 +89,7 @@ program.command("list")
           clip(d.fields?.backend_id ?? "", 12),
           clip(d.fields?.amount ?? "", 16),
           String(d.errorCode),
-          String(d.deliveries),
+          formatCount(d.deliveries),
           clip(d.reason, 70),
         ]);
       }
@@ -125,14 +129,14 @@ selectionCommand(
   async (redis, stream, which) => {
     const { replayed, skipped } = await replayDeadLetters(redis, stream, which);
     for (const [id, why] of skipped) console.error(`dlq: left ${id}: ${why}`);
-    console.log(`replayed ${replayed.size} dead letters onto ${stream}`);
+    console.log(`replayed ${formatCount(replayed.size)} dead letters onto ${stream}`);
     if (skipped.size > 0) Deno.exitCode = 1;
   },
 );
 
 selectionCommand("purge", "Delete dead letters.", async (redis, stream, which) => {
   const deleted = await purgeDeadLetters(redis, stream, which);
-  console.log(`purged ${deleted} dead letters from ${dlqKey(stream)}`);
+  console.log(`purged ${formatCount(deleted)} dead letters from ${dlqKey(stream)}`);
 });
 
 if (import.meta.main) await runCommand(program);

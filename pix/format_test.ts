@@ -34,14 +34,20 @@ Deno.test("formatBrl writes cents as reais with two places and grouped thousands
   assert.equal(formatBrl("-123456789012345678901"), "-1,234,567,890,123,456,789.01");
   assert.throws(() => formatBrl("12.50"), RangeError);
   assert.throws(() => formatBrl(12.5), RangeError);
+  assert.throws(() => formatBrl(NaN), RangeError);
+  assert.equal(formatBrl("-0"), "0.00");
+  assert.equal(formatBrl("007"), "0.07");
 });
 
 Deno.test("formatNumber, formatDecimal and formatMs", () => {
   assert.equal(formatNumber(12345.678, 1), "12,345.7");
   assert.equal(formatNumber(1234567.891, 2), "1,234,567.89");
-  assert.equal(formatNumber(-1234.5), "-1,235");
+  assert.equal(formatNumber(-1234.5, 0), "-1,235");
+  assert.equal(formatNumber(-1234.5), "-1,234.5");
+  assert.equal(formatNumber(174.463), "174.463");
   assert.equal(formatNumber(-0.001, 2), "0.00");
   assert.equal(formatNumber(0), "0");
+  assert.equal(formatNumber(1e21), "1e+21");
   assert.equal(formatDecimal("50007718.10"), "50,007,718.10");
   assert.equal(formatDecimal("-1234567.00"), "-1,234,567.00");
   assert.equal(formatDecimal("999.99"), "999.99");
@@ -61,4 +67,24 @@ Deno.test("property: grouping only inserts commas, every 3 digits from the right
     assert.match(text, /^-?\d{1,3}(,\d{3})*\.\d\d$/);
     assert.match(formatCount(cents), /^-?\d{1,3}(,\d{3})*$/);
   }));
+});
+
+Deno.test("no other module groups digits by hand (toLocaleString, Intl.NumberFormat, a regex)", () => {
+  const offenders: string[] = [];
+  const walk = (dir: URL, path: string) => {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isDirectory && !/^\.|^node_modules$|^results$/.test(entry.name)) {
+        walk(new URL(`${entry.name}/`, dir), `${path}${entry.name}/`);
+      } else if (entry.isFile && entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) {
+        const file = `${path}${entry.name}`;
+        if (file === "pix/format.ts") continue;
+        const source = Deno.readTextFileSync(new URL(entry.name, dir));
+        if (/\.toLocaleString\(|Intl\.NumberFormat|\(\?=\(\\d\{3\}\)/.test(source)) {
+          offenders.push(file);
+        }
+      }
+    }
+  };
+  walk(new URL("../", import.meta.url), "");
+  assert.deepEqual(offenders, []);
 });
