@@ -4,16 +4,21 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { UserError } from "@fastpix/pix";
-import { errorMessage, type Logger } from "@fastpix/infra";
+import { errorMessage, type Logger, logLevelProblem } from "@fastpix/infra";
 
 /** Exit code for errors the user can fix (bad input, unreachable server). */
 export const EXIT_USER_ERROR = 2;
 
-/** Parses the process arguments with `program` and runs its action, ending bad runs in one line. */
+/**
+ * Parses the process arguments with `program` and runs its action, ending bad runs in one line.
+ * A bad `LOG_LEVEL` is refused before anything else.
+ */
 // deno-lint-ignore no-explicit-any
 export async function runCommand(program: Command<any, any, any>): Promise<void> {
   program.showHelpAfterError("(add --help for usage)");
   try {
+    const badLogLevel = logLevelProblem();
+    if (badLogLevel !== undefined) throw new UserError(badLogLevel);
     await program.parseAsync(Deno.args, { from: "user" });
   } catch (error) {
     if (error instanceof UserError) {

@@ -33,6 +33,7 @@ import {
   safeTrimId,
   sleep,
   summarize,
+  WindowedHistogram,
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 import type { RawEntry } from "./types.ts";
@@ -247,6 +248,7 @@ export class StreamConsumer {
   #log: Logger;
   #stopping = false;
   #latency = createLatencyHistogram();
+  #latencyWindow = new WindowedHistogram();
   #nextReclaimAt = 0;
   #nextTrimAt = 0;
   #nextLatencyAt = 0;
@@ -420,7 +422,10 @@ export class StreamConsumer {
     s.batches++;
     if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${this.#keys.dlq}`);
     for (const [id, flat] of entries) {
-      if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
+      if (flat === null) continue;
+      const ms = doneMs - idTimeMs(id);
+      recordMs(this.#latency, ms);
+      this.#latencyWindow.recordMs(ms);
     }
   }
 
@@ -463,14 +468,21 @@ export class StreamConsumer {
     if (minId !== undefined) await this.redis.xtrim(o.stream, "MINID", "~", minId);
   }
 
-  /** Publishes this consumer's enqueue-to-confirmation latency (HSET pix:latency <consumer> JSON). */
+  /**
+   * Publishes this consumer's enqueue-to-confirmation latency (HSET pix:latency <consumer> JSON):
+   * since start, and over the last 10 s in `window`.
+   */
   async #publishLatency(final: boolean): Promise<void> {
     if (final) {
       await this.redis.hdel(LATENCY_KEY, this.#opts.consumerName);
       return;
     }
     if (this.#latency.totalCount === 0) return;
-    const summary = { ...summarize(this.#latency), at: new Date().toISOString() };
+    const summary = {
+      ...summarize(this.#latency),
+      at: new Date().toISOString(),
+      window: this.#latencyWindow.summarize(),
+    };
     await this.redis.hset(LATENCY_KEY, this.#opts.consumerName, JSON.stringify(summary));
   }
 }

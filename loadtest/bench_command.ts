@@ -7,6 +7,7 @@ import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseRedisUrl, runCommand } from "@fastpix/cli";
+import { formatCount, formatNumber } from "@fastpix/pix";
 import { runBench } from "./bench.ts";
 import { runClusterBench } from "./cluster_bench.ts";
 
@@ -98,15 +99,17 @@ const program = new Command("bench")
     });
     for (const r of result.runs) {
       const l = r.latency;
-      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) => v ?? "-");
+      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) =>
+        v === undefined ? "-" : formatNumber(v)
+      );
       table.push([
         r.name,
-        r.payments,
-        r.offeredRate ?? "max",
-        r.sendRate || "-",
-        r.endToEndRate,
+        formatCount(r.payments),
+        r.offeredRate === null ? "max" : formatCount(r.offeredRate),
+        r.sendRate ? formatCount(r.sendRate) : "-",
+        formatCount(r.endToEndRate),
         ...cells,
-        r.unanswered,
+        formatCount(r.unanswered),
       ]);
     }
     console.log(table.toString());
@@ -146,9 +149,9 @@ async function clusterBench(
       r.partitions || "-",
       r.shards,
       `${r.consumerProcesses} x ${opts.consumers} loops`,
-      r.drainRate,
-      r.endToEndRate,
-      r.unanswered,
+      formatCount(r.drainRate),
+      formatCount(r.endToEndRate),
+      formatCount(r.unanswered),
     ]);
   }
   console.log(table.toString());

@@ -17,7 +17,13 @@ import {
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
 } from "@fastpix/pix";
-import { errorMessage, type LatencySummary, redactUrl, type Redis } from "@fastpix/infra";
+import {
+  errorMessage,
+  type LatencySummary,
+  redactUrl,
+  type Redis,
+  type WindowSummary,
+} from "@fastpix/infra";
 import { KeyScanner } from "./key_scanner.ts";
 import type { LedgerStats } from "@fastpix/consumer";
 
@@ -61,11 +67,13 @@ export interface ResponseStreamInfo {
   lastId: string;
 }
 
-/** A latency summary one consumer published in `pix:latency` (milliseconds). */
+/** A latency summary one consumer published in `pix:latency` (milliseconds), since its start. */
 export interface LatencyInfo extends LatencySummary {
   consumer: string;
   /** When the consumer published it (ISO 8601). */
   at: string;
+  /** The last `seconds` only (absent when the consumer publishes no window). */
+  window?: WindowSummary;
 }
 
 /** An error code and how many of the sampled dead letters carry it. */
@@ -266,22 +274,26 @@ export function topErrorCodes(entries: unknown, limit = 5): ErrorCodeCount[] {
     .map(([code, count]) => ({ code, name: CODE_NAMES.get(code) ?? null, count }));
 }
 
+const summaryOf = (v: Record<string, unknown>): LatencySummary => ({
+  count: num(v.count),
+  p50: num(v.p50),
+  p95: num(v.p95),
+  p99: num(v.p99),
+  max: num(v.max),
+  mean: num(v.mean),
+});
+
 function parseLatency(hash: unknown): LatencyInfo[] {
   const out: LatencyInfo[] = [];
   const entries = hash instanceof Map ? [...hash] : Object.entries(hash ?? {});
   for (const [consumer, json] of entries) {
     try {
       const v = JSON.parse(String(json));
-      out.push({
-        consumer,
-        count: num(v.count),
-        p50: num(v.p50),
-        p95: num(v.p95),
-        p99: num(v.p99),
-        max: num(v.max),
-        mean: num(v.mean),
-        at: String(v.at ?? ""),
-      });
+      const info: LatencyInfo = { consumer, ...summaryOf(v), at: String(v.at ?? "") };
+      if (typeof v.window === "object" && v.window !== null) {
+        info.window = { seconds: num(v.window.seconds), ...summaryOf(v.window) };
+      }
+      out.push(info);
     } catch { /* a malformed entry is skipped, not fatal */ }
   }
   return out.sort((a, b) => a.consumer.localeCompare(b.consumer));

@@ -17,7 +17,7 @@ import {
   streamOption,
 } from "@fastpix/cli";
 import { requireRedis } from "@fastpix/infra";
-import { sourceListKey, UserError } from "@fastpix/pix";
+import { formatCount, sourceListKey, UserError } from "@fastpix/pix";
 import { inject, type InjectReport } from "./injector.ts";
 import { DESIGN_NAMES, type DesignName, enqueuerFor } from "@fastpix/queue";
 import { RANDOM_BACKEND_IDS } from "./payments.ts";
@@ -122,7 +122,7 @@ const program = new Command("inject")
     else printReport(report);
     if (report.unanswered > 0) {
       throw new UserError(
-        `${report.unanswered} payments got no confirmation: is a consumer running?`,
+        `${formatCount(report.unanswered)} payments got no confirmation: is a consumer running?`,
       );
     }
   });
@@ -138,8 +138,10 @@ function progressBar(
   const width = 30;
   const filled = Math.round((done / total) * width);
   const rate = elapsedS > 0 ? Math.round(done / elapsedS) : 0;
-  const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] sent ${sent}/${total}` +
-    (waiting ? ` confirmed ${answered}` : "") + ` ${rate.toLocaleString("en-US")}/s`;
+  const line =
+    `[${"#".repeat(filled)}${".".repeat(width - filled)}] sent ${formatCount(sent)}/${
+      formatCount(total)
+    }` + (waiting ? ` confirmed ${formatCount(answered)}` : "") + ` ${formatCount(rate)}/s`;
   Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}`));
 }
 

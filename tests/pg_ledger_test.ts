@@ -14,7 +14,7 @@ import {
   type Sql,
   writeBatches,
 } from "@fastpix/consumer";
-import { dlqKey, ledgerBacklogKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
+import { dlqKey, formatDecimal, ledgerBacklogKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
 import { type Redis, sleep } from "@fastpix/infra";
 import {
   addRaw,
@@ -242,7 +242,7 @@ Deno.test(
       for (
         const line of [
           "Total payments: 12,035",
-          `  ✅ Done: 12,000 (amount ${sumAmounts(payments).text})`,
+          `  ✅ Done: 12,000 (amount ${formatDecimal(sumAmounts(payments).text)})`,
           "  ❌ Error: 35",
           "DONE: 12,000 payments, avg",
           "Code 1202: 30 times",

@@ -4,6 +4,7 @@
  * `deno task stats`; the monitor shows the same.
  * @module
  */
+import { formatCount as n, formatDecimal, formatMs as ms } from "@fastpix/pix";
 import { connectPostgres, type Sql } from "./postgres.ts";
 
 /** Everything `deno task stats` shows. */
@@ -67,9 +68,6 @@ export async function readLedgerStats(
   };
 }
 
-const n = (x: number) => x.toLocaleString("en-US");
-const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
-
 /** How long ago, roughly: `15s`, `3m`, `2h`. */
 function ago(seconds: number): string {
   if (seconds < 120) return `${Math.max(0, Math.round(seconds))}s`;
@@ -83,7 +81,11 @@ export function formatLedgerStats(stats: LedgerStats): string {
   const total = stats.totals.reduce((s, t) => s + t.payments, 0);
   const of = (status: string) => stats.totals.find((t) => t.status === status);
   lines.push("💾 LEDGER (PostgreSQL):", `Total payments: ${n(total)}`);
-  lines.push(`  ✅ Done: ${n(of("done")?.payments ?? 0)} (amount ${of("done")?.amount ?? "0.00"})`);
+  lines.push(
+    `  ✅ Done: ${n(of("done")?.payments ?? 0)} (amount ${
+      formatDecimal(of("done")?.amount ?? "0.00")
+    })`,
+  );
   lines.push(`  ❌ Error: ${n(of("error")?.payments ?? 0)}`);
   lines.push("", "📈 RECENT ACTIVITY (1 hour):");
   if (stats.recent.length === 0) lines.push("none");

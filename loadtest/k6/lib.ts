@@ -8,6 +8,7 @@
 import exec from "k6/execution";
 import { Client, type RedisConnectionURL } from "k6/experimental/redis";
 import { CONFIRMING_DESIGNS, DESIGN_NAMES, type DesignName } from "../../queue/design_info.ts";
+import { formatNumber } from "../../pix/format.ts";
 
 /** The queue designs, as the gateway's `?design=` names them. */
 export const DESIGNS = DESIGN_NAMES;
@@ -233,9 +234,12 @@ export function summaryOutputs(
   };
 }
 
-/** A fixed-width text table. */
+/** A fixed-width text table; numbers are grouped as in every tool (`12,345.6`). */
 export function table(head: string[], rows: (string | number)[][]): string[] {
-  const cells = [head, ...rows.map((r) => r.map(String))];
+  const cells = [
+    head,
+    ...rows.map((r) => r.map((c) => typeof c === "number" ? formatNumber(c) : c)),
+  ];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join("  ");
   return [line(cells[0]), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)];

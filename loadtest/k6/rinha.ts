@@ -30,6 +30,7 @@ import {
   table,
   TREND_STATS,
 } from "./lib.ts";
+import { formatCount, formatNumber } from "../../pix/format.ts";
 
 const BASE_URL = baseUrl();
 const PROCESSORS = {
@@ -253,14 +254,15 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   const bonus = Math.max((11 - backend.p99) * 0.02, 0);
   const fine = inconsistencyAmount > 0 || processed !== accepted ? 0.35 : 0;
   const score = net + net * bonus - net * fine;
-  const money = (v: number) => v.toFixed(2);
+  const money = (v: number) => formatNumber(v, 2);
   const lines = [
     ...table(["processor", "payments", "amount", "fee"], [
       ["default", count("default"), money(amount("default")), money(fee("default"))],
       ["fallback", count("fallback"), money(amount("fallback")), money(fee("fallback"))],
     ]),
-    `backend HTTP p50 ${backend.p50} ms, p99 ${backend.p99} ms; accepted ${accepted}, ` +
-    `lag ${accepted - processed}, inconsistency ${money(inconsistencyAmount)}; ` +
+    `backend HTTP p50 ${formatNumber(backend.p50)} ms, p99 ${formatNumber(backend.p99)} ms; ` +
+    `accepted ${formatCount(accepted)}, lag ${formatCount(accepted - processed)}, ` +
+    `inconsistency ${money(inconsistencyAmount)}; ` +
     `net ${money(net)}, score ${money(score)}`,
   ];
   return summaryOutputs("rinha", {
