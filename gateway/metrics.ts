@@ -168,6 +168,13 @@ export class GatewayMetrics {
     for (const [reason, n] of this.#refused) {
       out.push(`fastpix_gateway_refused_total{reason="${reason}"} ${n}`);
     }
+    const memory = Deno.memoryUsage();
+    family("process_resident_memory_bytes", "gauge", "Resident memory of this process.");
+    out.push(`process_resident_memory_bytes ${memory.rss}`);
+    family("fastpix_gateway_heap_bytes", "gauge", "JavaScript heap: used, and reserved.");
+    out.push(`fastpix_gateway_heap_bytes{kind="used"} ${memory.heapUsed}`);
+    out.push(`fastpix_gateway_heap_bytes{kind="total"} ${memory.heapTotal}`);
+    out.push(`fastpix_gateway_heap_bytes{kind="external"} ${memory.external}`);
     family("fastpix_gateway_redis_up", "gauge", "1 when Redis answered this scrape.");
     out.push(`fastpix_gateway_redis_up ${state.redisUp ? 1 : 0}`);
     family("fastpix_gateway_queue_depth", "gauge", "Payments waiting in the design's queue.");

@@ -10,6 +10,7 @@ import {
   createRedis,
   errorMessage,
   type Logger,
+  MemoryTrimmer,
   redactUrl,
   type Redis,
 } from "@fastpix/infra";
@@ -130,6 +131,8 @@ export class Gateway {
   #lanes = new Map<DesignName, Lane>();
   #waiters: ConfirmationWaiters;
   #log: Logger;
+  /** After a storm of requests, the memory their connections held goes back to the OS. */
+  #trimmer = new MemoryTrimmer();
 
   constructor(readonly options: GatewayOptions) {
     const problem = allowedDesignsProblem(options.design, options.allowedDesigns);
@@ -423,6 +426,7 @@ export class Gateway {
       await lane.batcher.drain().catch(() => {});
     }
     await this.#waiters.stop();
+    this.#trimmer.stop();
     this.redis.disconnect();
   }
 }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { sampleValue } from "@fastpix/gateway";
+import { runWaiterStorm } from "@fastpix/loadtest";
 import { ErrorCode } from "@fastpix/pix";
 import { type Redis, sleep } from "@fastpix/infra";
 import { ChildTool, INTEGRATION, startRedis, waitFor } from "./_helpers.ts";
@@ -247,5 +248,28 @@ Deno.test(
       await plain.stop();
       await detailed.stop();
     }
+  },
+);
+
+Deno.test(
+  "a storm of 20,000 wait=true requests, one backend each, with the consumer paused: memory comes back within 2x idle and the watch empties",
+  INTEGRATION,
+  async () => {
+    const storm = await runWaiterStorm({
+      requests: 20_000,
+      concurrency: 2000,
+      waitTimeoutMs: 500,
+      watchIdleMs: 500,
+      settleS: 15,
+      gatewayScript: Deno.env.get("STORM_GATEWAY_SCRIPT"), // another checkout's, to compare
+    });
+    const answered = Object.values(storm.statuses).reduce((a, b) => a + b, 0);
+    assert.equal(answered + storm.failed, 20_000);
+    // Timed out waiting, or refused by a bound: nothing else.
+    assert.deepEqual(Object.keys(storm.statuses).filter((s) => s !== "504" && s !== "503"), []);
+    assert.ok(storm.statuses["504"] > 10_000, JSON.stringify(storm));
+    assert.equal(storm.watchedAfter, 0, JSON.stringify(storm));
+    assert.ok(storm.redisCpuAfterPct < 5, JSON.stringify(storm));
+    assert.ok(storm.rssAfterMb <= 2 * storm.rssIdleMb, JSON.stringify(storm));
   },
 );
