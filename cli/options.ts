@@ -9,7 +9,7 @@ import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN, DEFAULT_LIMITS, DEFAULT_MIN_TIMESTAMP_MS } from "@fastpix/pix";
 import { parseAmountCents, parseTimestamp, type ValidationLimits } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
-import { MAX_PARTITIONS, parseShare } from "@fastpix/infra";
+import { MAX_PARTITIONS, parseShare, redactUrl } from "@fastpix/infra";
 import { parseHostPort } from "@fastpix/infra";
 
 /** Parser for a whole number in `[min, max]`. */
@@ -33,16 +33,20 @@ export function parseBoolean(text: string): boolean {
   throw new InvalidArgumentError("Expected true or false.");
 }
 
-/** Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). */
+/**
+ * Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). A bad one ends the command
+ * with one line that shows it without its password (commander's own message would print it whole).
+ */
 export function parseRedisUrl(text: string): string {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError("Expected a URL such as redis://localhost:6379.");
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new InvalidArgumentError("Expected a redis:// or rediss:// URL.");
+  } catch { /* said below */ }
+  if (url === undefined || (url.protocol !== "redis:" && url.protocol !== "rediss:")) {
+    throw new UserError(
+      `Cannot use the Redis URL ${redactUrl(text) || '""'} (--redis-url, REDIS_URL): expected ` +
+        "redis://[[user]:password@]host:port[/db] or rediss://...",
+    );
   }
   return text;
 }

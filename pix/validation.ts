@@ -190,6 +190,12 @@ const show = (value: string) =>
   JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
 
 /**
+ * How long a personal value is, in its place in a message: PIX keys and names are personal data,
+ * so messages (which reach logs, dead letters and HTTP answers) never quote them.
+ */
+const length = (value: string) => value.length === 1 ? "1 character" : `${value.length} characters`;
+
+/**
  * Six rules for an optional PIX key field, one per code: `base + 1` no PIX key has this shape, then
  * `base + 2..6` the CPF, CNPJ, e-mail, phone or random key it looks like is not valid.
  */
@@ -202,7 +208,7 @@ function pixKeyRules(field: "payer_key" | "payee_key", base: 1500 | 1510): Payme
       if (key === undefined) return undefined;
       const check = checkPixKey(key);
       return check.type === type && check.problem !== undefined
-        ? `Cannot accept ${field} ${show(key)}: ${check.problem}`
+        ? `Cannot accept ${field} of ${length(key)}: ${check.problem}`
         : undefined;
     },
   }));
@@ -342,7 +348,9 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
       const length = [...name.trim()].length;
       const min = limits.minPayerNameLength ?? 2;
       return length < min
-        ? `Payer name ${show(name)} has ${length} characters; at least ${min}`
+        ? `Payer name of ${
+          length === 1 ? "1 character" : `${length} characters`
+        } is too short; at least ${min}`
         : undefined;
     },
   },

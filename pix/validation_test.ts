@@ -93,6 +93,15 @@ Deno.test("optional PIX keys and payer name: valid examples pass, each invalid o
     assert.ok(!r.ok, JSON.stringify(extra));
     assert.equal(r.rejection.code, code, JSON.stringify(extra));
     assert.match(r.rejection.message, /^(Cannot accept (payer|payee)_key|Payer name) /);
+    // Keys and names are personal data: no message quotes them, nor any part of them.
+    for (const value of Object.values(extra).filter((v) => v.trim().length > 1)) {
+      assert.ok(!r.rejection.message.includes(value.trim()), r.rejection.message);
+    }
+    assert.doesNotMatch(
+      r.rejection.message,
+      /digits are|expected \d|area code \d/,
+      "no part of a key",
+    );
   }
   // The limit is configurable.
   const strict = { ...DEFAULT_LIMITS, minPayerNameLength: 5 };
