@@ -3,20 +3,25 @@
  * (`util_pix_injector_demo.py`) pushes `{"transaction_id", "amount", "timestamp"}` with no
  * `backend_id`, the amount a JSON number and the timestamp `datetime.now().isoformat()`. Both list
  * consumers count them exactly (idempotency marks included) and confirm them to nobody, beside
- * payloads that name a backend and are confirmed as always.
+ * payloads that name a backend and are confirmed as always. Its list variables: `REDIS_LIST` (the
+ * queues' base name) and `USE_HASHTAG` (`{<base>_<i>}`) are honoured by every tool.
  */
 import assert from "node:assert/strict";
 import { ListConsumer, type ListConsumerBase, ReliableListConsumer } from "@fastpix/fifo_list_demo";
 import { DONE_MARK_PREFIX, parseAmountCents, type PaymentMessage } from "@fastpix/pix";
 import { type Redis } from "@fastpix/infra";
+import { startGatewayProcess } from "@fastpix/loadtest";
+import { freePort } from "@fastpix/testing";
 import { makePayment } from "@fastpix/simulators";
 import {
+  ChildTool,
   client,
   confirmationsOf,
   consumeUntil,
   INTEGRATION,
   listConsumerOptions,
   startRedis,
+  waitFor,
 } from "./_helpers.ts";
 
 const SOURCE = "source_list_0";
@@ -130,3 +135,76 @@ for (const design of ["list", "list-reliable"] as const) {
     },
   );
 }
+
+Deno.test(
+  "REDIS_LIST=payments USE_HASHTAG=true: inject, the gateway, consume:list and the monitor use {payments_0}",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    const QUEUE = "{payments_0}";
+    const env = {
+      REDIS_URL: server.url,
+      REDIS_LIST: "payments",
+      USE_HASHTAG: "true",
+      LOG_LEVEL: "warn",
+    };
+    const inject = await new ChildTool("simulators/inject_command.ts", {
+      args: ["--design", "list", "--num-requests", "500", "--batch-size", "50", "--amount", "1.25"],
+      env,
+    }).finished();
+    assert.equal(inject.code, 0, inject.output);
+    assert.equal(await redis.llen(QUEUE), 500);
+
+    const gateway = await startGatewayProcess({
+      redisUrl: server.url,
+      port: freePort(),
+      args: ["--design", "list"],
+      env,
+    });
+    try {
+      const response = await fetch(`${gateway.url}/pix/payments`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          transaction_id: "gw-1",
+          backend_id: "1",
+          amount: "2.50",
+          timestamp: new Date().toISOString(),
+        }),
+      });
+      assert.equal(response.status, 202, await response.text());
+      await waitFor("the gateway's payment", async () => await redis.llen(QUEUE) === 501);
+    } finally {
+      await gateway.stop();
+    }
+    assert.equal(await redis.exists("source_list_0", "payments_0", "{source_list_0}"), 0);
+
+    const monitor = await new ChildTool("monitor/monitor_command.ts", {
+      args: ["--json", "--interval", "0.05"],
+      env,
+    }).finished();
+    assert.equal(monitor.code, 0, monitor.output);
+    assert.deepEqual(JSON.parse(monitor.output).lists, [
+      { key: QUEUE, kind: "source_list", length: 501 },
+    ]);
+
+    const consumer = new ChildTool("fifo_list_demo/consume_list_command.ts", {
+      args: ["--block-ms", "100"],
+      env: { ...env, CONSUMER_NAME: "hashtagged" },
+    });
+    try {
+      await waitFor("consume:list", async () => await redis.get("processed_count") === "501");
+    } finally {
+      consumer.kill("SIGTERM");
+    }
+    const exit = await consumer.finished();
+    assert.equal(exit.code, 0, exit.output);
+    assert.equal(await redis.get("total_amount_cents"), String(500 * 125 + 250));
+    assert.equal(await redis.llen(QUEUE), 0);
+    assert.equal(await redis.exists(`${QUEUE}:dlq`), 0);
+    const confirmed = await confirmationsOf(redis, "backend_bacen_response_1");
+    assert.equal(confirmed.filter((c) => c.status === "confirmed").length, 501);
+    redis.disconnect();
+  },
+);
