@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN, DEFAULT_LIMITS, DEFAULT_MIN_TIMESTAMP_MS } from "@fastpix/pix";
+import { DEFAULT_LIST_BASE, type ListNaming } from "@fastpix/pix";
 import { parseAmountCents, parseTimestamp, type ValidationLimits } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
 import { MAX_PARTITIONS, parseShare, redactUrl } from "@fastpix/infra";
@@ -111,6 +112,33 @@ export const groupOption = () =>
 export const responsePrefixOption = () =>
   new Option("--response-prefix <prefix>", "prefix of the backends' confirmation streams")
     .env("BACKEND_RESPONSE_PREFIX").default("backend_bacen_response_").argParser(parseName);
+
+/** `--redis-list` / `REDIS_LIST`: the list designs' queues are `<base>_<i>`. */
+export const redisListOption = () =>
+  new Option("--redis-list <base>", "list designs: base name of the queues, <base>_<i>")
+    .env("REDIS_LIST").default(DEFAULT_LIST_BASE).argParser(parseName);
+
+/** `--use-hashtag` / `USE_HASHTAG`: the list designs' queues are `{<base>_<i>}`. */
+export const useHashtagOption = () =>
+  new Option(
+    "--use-hashtag [bool]",
+    "list designs: name the queues {<base>_<i>} (each in its own cluster slot)",
+  ).env("USE_HASHTAG").default(false).preset("true").argParser(parseBoolean);
+
+/**
+ * The list designs' naming from {@link redisListOption} and {@link useHashtagOption}. With
+ * braces in the base a hash tag would not be the whole name: refused.
+ */
+export function listNaming(flags: { redisList: string; useHashtag: boolean }): ListNaming {
+  if (flags.useHashtag && /[{}]/.test(flags.redisList)) {
+    throw new UserError(
+      `REDIS_LIST ${
+        JSON.stringify(flags.redisList)
+      } has braces: with USE_HASHTAG the whole name is the hash tag, so leave them out`,
+    );
+  }
+  return { base: flags.redisList, hashtag: flags.useHashtag };
+}
 
 /** `--backend-id` / `BACKEND_ID`. */
 export const backendIdOption = () =>

@@ -9,8 +9,10 @@ import { UserError } from "@fastpix/pix";
 import {
   groupOption,
   intIn,
+  listNaming,
   maxAmountOption,
   parseBoolean,
+  redisListOption,
   redisUrlOption,
   responsePrefixOption,
   runCommand,
@@ -18,6 +20,7 @@ import {
   streamOption,
   timestampMaxSkewOption,
   timestampMinOption,
+  useHashtagOption,
   validationLimits,
 } from "@fastpix/cli";
 import { DESIGN_NAMES, type DesignName, isDesignName } from "@fastpix/queue";
@@ -64,9 +67,11 @@ const program = new Command("gateway")
   .addOption(groupOption())
   .addOption(responsePrefixOption())
   .addOption(
-    new Option("--num-lists <n>", "list designs: spread payments over source_list_0..n-1")
+    new Option("--num-lists <n>", "list designs: spread payments over <base>_0..n-1")
       .env("NUM_LISTS").default(1).argParser(intIn(1, 1024)),
   )
+  .addOption(redisListOption())
+  .addOption(useHashtagOption())
   .addOption(maxAmountOption())
   .addOption(timestampMinOption())
   .addOption(timestampMaxSkewOption())
@@ -127,7 +132,12 @@ const program = new Command("gateway")
         redisUrl: opts.redisUrl,
         design: opts.design,
         allowedDesigns: opts.allowedDesigns,
-        target: { stream: opts.stream, group: opts.group, numLists: opts.numLists },
+        target: {
+          stream: opts.stream,
+          group: opts.group,
+          numLists: opts.numLists,
+          listNaming: listNaming(opts),
+        },
         responsePrefix: opts.responsePrefix,
         maxBodyBytes: opts.maxBodyBytes,
         waitTimeoutMs: opts.waitTimeoutMs,

@@ -10,6 +10,7 @@ import {
   idleThresholdOption,
   intIn,
   postgresDsnOption,
+  redisListOption,
   redisUrlOption,
   responsePrefixOption,
   runCommand,
@@ -50,6 +51,11 @@ const program = new Command("monitor")
   .addOption(streamOption())
   .addOption(groupOption())
   .addOption(responsePrefixOption())
+  .addOption(
+    Object.assign(redisListOption(), {
+      description: "base name of the list designs' queues: <base>_<i> and {<base>_<i>} are shown",
+    }),
+  )
   .addOption(stallThresholdOption())
   .addOption(
     new Option("--interval <seconds>", "refresh interval").default(500, "0.5")
@@ -75,6 +81,7 @@ const program = new Command("monitor")
       stream: opts.stream,
       group: opts.group,
       responsePrefix: opts.responsePrefix,
+      listBase: opts.redisList,
       idleThresholdMs: opts.idleThresholdMs,
     };
     if (!opts.once && !opts.json) {
@@ -96,7 +103,7 @@ const program = new Command("monitor")
       failFast: true,
       logger: SILENT,
     });
-    const state = new SnapshotState(opts.responsePrefix, opts.scanCount);
+    const state = new SnapshotState(opts.responsePrefix, opts.scanCount, opts.redisList);
     const first = await snapshot(redis, { ...read, state, completeScan: true });
     let snap = first;
     let rate: number | null = null;

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  DEFAULT_LIST_BASE,
   dlqKey,
   ErrorCode,
   formatCents,
@@ -13,7 +14,7 @@ import {
   LIST_PROCESSING_PREFIX,
   parseAmountCents,
   PROCESSED_COUNT_KEY,
-  SOURCE_LIST_PREFIX,
+  sourceListPrefixes,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
 } from "@fastpix/pix";
@@ -149,6 +150,11 @@ export interface SnapshotOptions {
   group: string;
   responsePrefix: string;
   idleThresholdMs: number;
+  /**
+   * Base name of the list designs' queues (`REDIS_LIST`, default `source_list`): `<base>_<i>` and
+   * `{<base>_<i>}` are both found, whatever `USE_HASHTAG` is.
+   */
+  listBase?: string;
   /** State kept between refreshes (discovered keys, known groups); fresh when omitted. */
   state?: SnapshotState;
   /** Finish the `SCAN` pass before reading (for one-off snapshots); default: one step per call. */
@@ -165,21 +171,21 @@ export interface SnapshotOptions {
 export class SnapshotState {
   /** The discovered response streams (`SCAN MATCH <prefix>* TYPE stream`). */
   readonly responses: KeyScanner;
-  /** The discovered list designs' lists (`SCAN TYPE list`). */
+  /** The discovered list designs' lists (`SCAN TYPE list`): queues of `listBase`, processing lists. */
   readonly lists: KeyScanner;
   /** Group names seen last time: their `XINFO CONSUMERS` go in the same pipeline. */
   groups: string[] = [];
   #lastError: string | null = null;
   #watched = new WeakSet<Redis>();
 
-  constructor(responsePrefix: string, scanCount = 5000) {
+  constructor(responsePrefix: string, scanCount = 5000, listBase = DEFAULT_LIST_BASE) {
     this.responses = new KeyScanner([{ prefix: responsePrefix, kind: "response" }], {
       count: scanCount,
       type: "stream",
       match: true,
     });
     this.lists = new KeyScanner([
-      { prefix: SOURCE_LIST_PREFIX, kind: "source_list" },
+      ...sourceListPrefixes(listBase).map((prefix) => ({ prefix, kind: "source_list" as const })),
       { prefix: LIST_PROCESSING_PREFIX, kind: "processing_list" },
     ], { count: scanCount, type: "list" });
   }
@@ -371,7 +377,8 @@ function parseConsumers(reply: unknown, idleThresholdMs: number): ConsumerInfo[]
  */
 export async function snapshot(redis: Redis, options: SnapshotOptions): Promise<Snapshot> {
   const started = performance.now();
-  const state = options.state ?? new SnapshotState(options.responsePrefix);
+  const state = options.state ??
+    new SnapshotState(options.responsePrefix, undefined, options.listBase);
   state.watch(redis);
   const timeoutMs = options.timeoutMs ?? 2000;
   let timer: ReturnType<typeof setTimeout> | undefined;

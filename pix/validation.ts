@@ -63,6 +63,10 @@ export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode];
 /** A payment as the consumer processes it (already validated). */
 export interface Payment {
   transactionId: string;
+  /**
+   * The backend to confirm to; `""` when the message has no `backend_id`, which only
+   * {@link validatePayment}'s `backendIdOptional` (the list designs) accepts: nothing is confirmed.
+   */
   backendId: string;
   /** The amount exactly as sent (`"12.3"`). */
   amount: string;
@@ -177,6 +181,19 @@ function readTimestampText(text: string): TimestampReading {
 interface RuleContext {
   limits: ValidationLimits;
   nowMs: number;
+  /** A message without `backend_id` is accepted (see {@link ValidateOptions}). */
+  backendIdOptional?: boolean;
+}
+
+/** Options of {@link validatePayment}. */
+export interface ValidateOptions {
+  limits?: ValidationLimits;
+  nowMs?: number;
+  /**
+   * Accept a message that has no `backend_id` field at all (the Python original's list payloads):
+   * it is processed and counted, and confirmed to nobody. An empty `backend_id` is still refused.
+   */
+  backendIdOptional?: boolean;
 }
 
 /** A validation rule: the first one whose `fails` returns a message decides the rejection. */
@@ -253,12 +270,18 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
   },
   {
     code: ErrorCode.BACKEND_ID_MISSING,
-    fails: (f) => f.backend_id ? undefined : "Field backend_id is missing",
+    fails: (f, { backendIdOptional }) => {
+      if (f.backend_id) return undefined;
+      if (!backendIdOptional) return "Field backend_id is missing";
+      return f.backend_id === undefined
+        ? undefined
+        : "Field backend_id is empty: name a backend or leave the field out";
+    },
   },
   {
     code: ErrorCode.BACKEND_ID_INVALID,
     fails: (f) =>
-      BACKEND_ID_PATTERN.test(f.backend_id)
+      f.backend_id === undefined || BACKEND_ID_PATTERN.test(f.backend_id)
         ? undefined
         : `Cannot accept backend_id ${show(f.backend_id)}: use 1-64 of A-Z a-z 0-9 _ -`,
   },
@@ -359,9 +382,13 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
 /** Validates the fields of one message against {@link PAYMENT_RULES}. */
 export function validatePayment(
   fields: Record<string, string>,
-  options: { limits?: ValidationLimits; nowMs?: number } = {},
+  options: ValidateOptions = {},
 ): ValidationResult {
-  const ctx = { limits: options.limits ?? DEFAULT_LIMITS, nowMs: options.nowMs ?? Date.now() };
+  const ctx = {
+    limits: options.limits ?? DEFAULT_LIMITS,
+    nowMs: options.nowMs ?? Date.now(),
+    backendIdOptional: options.backendIdOptional,
+  };
   for (const rule of PAYMENT_RULES) {
     const message = rule.fails(fields, ctx);
     if (message !== undefined) return { ok: false, rejection: { code: rule.code, message } };
@@ -370,7 +397,7 @@ export function validatePayment(
     ok: true,
     payment: {
       transactionId: fields.transaction_id,
-      backendId: fields.backend_id,
+      backendId: fields.backend_id ?? "",
       amount: fields.amount,
       amountCents: parseAmountCents(fields.amount)!,
       timestamp: fields.timestamp,

@@ -15,6 +15,7 @@ import { parseAmountCents, parseConfirmation, type PaymentMessage } from "@fastp
 import { makePayment } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
 import { CONSUMER_DEFAULTS, type StreamConsumerOptions } from "@fastpix/consumer";
+import { LIST_CONSUMER_DEFAULTS, type ListConsumerOptions } from "@fastpix/fifo_list_demo";
 
 export { ChildTool, PostgresServer, RedisServer };
 
@@ -170,6 +171,23 @@ export function consumerOptions(
     consumerName: "test_consumer",
     responsePrefix: "backend_bacen_response_",
     blockMs: 50,
+    ...overrides,
+  };
+}
+
+/** Options of an in-process list consumer (either design) for tests: short blocks, batches of 200. */
+export function listConsumerOptions(
+  url: string,
+  name: string,
+  overrides: Partial<ListConsumerOptions> = {},
+): ListConsumerOptions {
+  return {
+    ...LIST_CONSUMER_DEFAULTS,
+    redisUrl: url,
+    consumerName: name,
+    responsePrefix: "backend_bacen_response_",
+    blockMs: 50,
+    batchSize: 200,
     ...overrides,
   };
 }
