@@ -98,6 +98,20 @@ export const redisUrlOption = () =>
   new Option("--redis-url <url>", "Redis to use").env("REDIS_URL").default("redis://localhost:6379")
     .argParser(parseRedisUrl);
 
+/**
+ * `--redis-ca-file` / `REDIS_CA_FILE`, `--redis-cert-file` / `REDIS_CERT_FILE`, `--redis-key-file`
+ * / `REDIS_KEY_FILE`: TLS for `rediss://` URLs. {@link runCommand} adds them to every command that
+ * has `--redis-url`.
+ */
+export const redisTlsOptions = () => [
+  new Option("--redis-ca-file <path>", "rediss://: PEM CA certificate(s) to trust (a private CA)")
+    .env("REDIS_CA_FILE"),
+  new Option("--redis-cert-file <path>", "rediss://: PEM client certificate (tls-auth-clients)")
+    .env("REDIS_CERT_FILE"),
+  new Option("--redis-key-file <path>", "rediss://: PEM private key of the client certificate")
+    .env("REDIS_KEY_FILE"),
+];
+
 /** `--stream` / `REDIS_STREAM`. */
 export const streamOption = () =>
   new Option("--stream <name>", "payment stream").env("REDIS_STREAM").default("pix_payments")
