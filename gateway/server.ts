@@ -313,6 +313,7 @@ export class Gateway {
     });
     if (!read.ok) return errorResponse(read.rejection);
     const payment = read.payment;
+    let sending = !waiting;
     try {
       if (!waiting) {
         await batcher.add(payment);
@@ -320,7 +321,10 @@ export class Gateway {
       }
       const confirmation = await this.#waiters.waitFor(payment.transaction_id, payment.backend_id, {
         timeoutMs: this.options.waitTimeoutMs,
-        send: () => batcher.add(payment),
+        send: () => {
+          sending = true;
+          return batcher.add(payment);
+        },
       });
       if (confirmation !== undefined) return json(200, confirmation);
       this.metrics.confirmationTimeout();
@@ -334,16 +338,31 @@ export class Gateway {
     } catch (error) {
       if (error instanceof WaitersFull) return this.#tooManyWaiters(error.limit);
       // The address and Redis's words stay in the log (the batcher logs enqueue failures).
+      if (!sending) {
+        this.#warnDeduplicated(
+          `cannot watch the confirmations of backend ${payment.backend_id}: ${errorMessage(error)}`,
+        );
+      }
       const detail = this.options.healthDetails
         ? ` (Redis at ${redactUrl(this.options.redisUrl)}: ${errorMessage(error)})`
         : "";
       return reject(
         503,
         ErrorCode.ENQUEUE_FAILED,
-        `Cannot enqueue the payment: Redis is unavailable${detail}; nothing was accepted, ` +
+        `Cannot enqueue the payment: Redis failed${detail}; nothing was accepted, ` +
           "retry with the same transaction_id",
       );
     }
+  }
+
+  #lastWarning = { message: "", at: 0 };
+
+  /** Logs `message` unless it was the last one logged, less than 10 s ago (one line a storm). */
+  #warnDeduplicated(message: string): void {
+    const now = Date.now();
+    if (message === this.#lastWarning.message && now - this.#lastWarning.at < 10_000) return;
+    this.#lastWarning = { message, at: now };
+    this.#log.warn(message);
   }
 
   #tooManyWaiters(limit: WaitersFull["limit"]): Response {
