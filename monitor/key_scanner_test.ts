@@ -54,7 +54,7 @@ Deno.test("the monitor finds a base's queues in both shapes, processing lists to
   ]]);
   assert.deepEqual(byDefault.keys("source_list"), ["{source_list_1}", "source_list_0"]);
   assert.deepEqual(byDefault.keys("processing_list"), ["pix:list_processing:w1"]);
-  const custom = new SnapshotState("backend_bacen_response_", 100, "payments").lists;
+  const custom = new SnapshotState("backend_bacen_response_", 100, { listBase: "payments" }).lists;
   custom.apply(["0", ["source_list_0", "{payments_0}", "payments_1"]]);
   assert.deepEqual(custom.keys("source_list"), ["{payments_0}", "payments_1"]);
 });
