@@ -20,7 +20,7 @@ const ROLES = {
   injector: "~pix_payments* %R~backend_bacen_response_* +ping +info +client|setname +evalsha " +
     "+eval +xadd +xread +xrevrange",
   monitor: "%R~* +ping +info +client|setname +scan +type +xinfo|groups +xinfo|stream " +
-    "+xinfo|consumers +xlen +xrevrange +get +mget +hgetall +llen +memory|usage",
+    "+xinfo|consumers +xpending +xlen +xrevrange +get +mget +hgetall +llen +memory|usage +time",
 };
 
 async function post(base: string, backend: string, query = "") {
