@@ -294,7 +294,7 @@ export async function lookupPayment(
   const recent = await recentDeadLetters(redis, stream, { count: n, scan: n });
   searched.push(
     recent.complete
-      ? `all ${count(recent.scanned)} dead letters`
+      ? `all ${count(recent.scanned)} dead letter${recent.scanned === 1 ? "" : "s"}`
       : `the newest ${count(recent.scanned)} dead letters`,
   );
   const deadLetters: DeadLetterView[] = recent.letters
@@ -332,7 +332,12 @@ export async function lookupPayment(
       keys.reduce((p, key) => p.xrange(key, `${times[0]}-0`, "+", "COUNT", n), redis.pipeline()),
     );
     keys.forEach((key, i) => {
-      searched.push(`${count(n)} confirmations on ${key} from ${times[0]}-0`);
+      const read = entries(replies[i]).length;
+      searched.push(
+        read < n
+          ? `all ${count(read)} confirmations on ${key} from ${times[0]}-0`
+          : `the ${count(n)} confirmations on ${key} from ${times[0]}-0`,
+      );
       for (const [id, flat] of entries(replies[i])) {
         const c = fieldsToRecord(flat);
         if (c.transaction_id !== transactionId) continue;

@@ -54,8 +54,8 @@ function duration(msValue: number): string {
   if (msValue < 1000) return `${Math.round(msValue)} ms`;
   const s = msValue / 1000;
   if (s < 60) return `${s.toFixed(1)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
 function bytes(n: number | null | undefined): string {
