@@ -6,11 +6,19 @@
  * committed page bundle being what the build makes. The page itself: dashboard_browser_test.ts.
  */
 import assert from "node:assert/strict";
-import { recentDeadLetters, StreamConsumer } from "@fastpix/consumer";
+import {
+  connectPostgres,
+  encodeBatch,
+  migrate,
+  recentDeadLetters,
+  StreamConsumer,
+  writeBatches,
+} from "@fastpix/consumer";
 import type { Logger } from "@fastpix/infra";
 import { streamEnqueuer } from "@fastpix/queue";
 import {
   type DashboardOptions,
+  ledgerRowReader,
   type LookupOptions,
   lookupPayment,
   type RunningDashboard,
@@ -25,6 +33,7 @@ import {
   consumeUntil,
   INTEGRATION,
   sendPayments,
+  startPostgres,
   startRedis,
   waitFor,
 } from "./_helpers.ts";
@@ -425,6 +434,63 @@ Deno.test(
       await login.body?.cancel();
     } finally {
       await dash.stop();
+    }
+  },
+);
+
+Deno.test(
+  "with a ledger: the lookup reads the payment's row, the page gets the ledger's statistics",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    await using pg = await startPostgres();
+    const dsn = await pg.createDatabase("dashboard");
+    const sql = connectPostgres(dsn);
+    let dash: RunningDashboard | undefined;
+    const redis = client(server.url);
+    try {
+      await migrate(sql);
+      const t = Date.now() - 1000;
+      await writeBatches(sql, [encodeBatch({
+        id: "01900000-0000-7000-8000-0000000000d1",
+        stream: STREAM,
+        consumer: "c1",
+        appliedMs: Date.now(),
+        processingMs: 3,
+        rows: [
+          [`${t}-0`, "ledger-done", "4", "10.50", "done", null, null, 1],
+          [`${t}-1`, "ledger-error", "4", null, "error", 1202, "Cannot parse amount", 1],
+        ],
+      })]);
+      // Nothing left in Redis (mark expired, entry trimmed): only the ledger knows it.
+      const options = lookupOptions({ ledger: ledgerRowReader(sql) });
+      const done = await lookupPayment(redis, "ledger-done", options);
+      assert.equal(done.state, "ledger_only", done.summary);
+      assert.deepEqual(
+        [done.ledger?.status, done.ledger?.amount, done.ledger?.backendId, done.ledger?.streamId],
+        ["done", "10.50", "4", `${t}-0`],
+      );
+      assert.ok(done.searched.includes("the ledger (PostgreSQL)"));
+      const error = await lookupPayment(redis, "ledger-error", options);
+      assert.deepEqual([error.ledger?.status, error.ledger?.errorCode], ["error", 1202]);
+      const none = await lookupPayment(redis, "nowhere", options);
+      assert.equal(none.ledger, null);
+      assert.equal(none.state, "not_found");
+      const without = await lookupPayment(redis, "ledger-done", lookupOptions());
+      assert.equal("ledger" in without, false);
+
+      dash = await serveDashboard(dashboardOptions(server.url, { postgresDsn: dsn, apiKeys: [] }));
+      const view = (await (await fetch(`${dash.url}/api/snapshot`)).json()).view;
+      assert.deepEqual(
+        view.ledger.totals.map((r: { status: string; payments: number }) => [r.status, r.payments]),
+        [["done", 1], ["error", 1]],
+      );
+      const found = await (await fetch(`${dash.url}/api/lookup?tx=ledger-done`)).json();
+      assert.equal(found.state, "ledger_only");
+    } finally {
+      await dash?.stop();
+      await sql.end();
+      redis.disconnect();
     }
   },
 );
