@@ -7,6 +7,9 @@
  */
 import { createRequire } from "node:module";
 import * as esbuild from "esbuild";
+import { Command } from "@commander-js/extra-typings";
+import { runCommand } from "@fastpix/cli";
+import { UserError } from "@fastpix/pix";
 // Type-only: it puts uplot in this module's graph, so Deno fetches it and require.resolve finds it.
 import type {} from "uplot";
 
@@ -70,11 +73,31 @@ export async function committedBundle(names: Iterable<string>): Promise<Bundle> 
   return bundle;
 }
 
-if (import.meta.main) {
-  const bundle = await buildBundle();
-  await Deno.mkdir(new URL("dist/", WEB), { recursive: true });
-  for (const [name, text] of bundle) {
-    await Deno.writeTextFile(new URL(`dist/${name}`, WEB), text);
-    console.log(`dashboard/web/dist/${name}  ${(text.length / 1024).toFixed(1)} KiB`);
-  }
-}
+const program = new Command("dashboard:build")
+  .description(
+    "Bundle the dashboard's page (dashboard/web/app.ts and app.css, with uPlot) with esbuild " +
+      "into dashboard/web/dist/, which is committed: run it after changing the page.",
+  )
+  .option("--check", "write nothing; fail when web/dist/ is not what a build makes", false)
+  .action(async (opts) => {
+    const bundle = await buildBundle();
+    if (opts.check) {
+      const committed = await committedBundle(bundle.keys());
+      const stale = [...bundle].filter(([name, text]) => committed.get(name) !== text);
+      if (stale.length > 0) {
+        throw new UserError(
+          `dashboard/web/dist/${stale.map(([n]) => n).join(", ")} out of date: ` +
+            "run deno task dashboard:build and commit it",
+        );
+      }
+      console.log("dashboard/web/dist/ is up to date");
+      return;
+    }
+    await Deno.mkdir(new URL("dist/", WEB), { recursive: true });
+    for (const [name, text] of bundle) {
+      await Deno.writeTextFile(new URL(`dist/${name}`, WEB), text);
+      console.log(`dashboard/web/dist/${name}  ${(text.length / 1024).toFixed(1)} KiB`);
+    }
+  });
+
+if (import.meta.main) await runCommand(program);

@@ -15,7 +15,7 @@
  * - in the ledger: one indexed row (`payments.transaction_id` is unique), when there is a ledger.
  * @module
  */
-import { fieldsToRecord } from "@fastpix/pix";
+import { fieldsToRecord, formatCount as count } from "@fastpix/pix";
 import { errorMessage, type Redis } from "@fastpix/infra";
 import { markPrefixOf, recentDeadLetters, type Sql } from "@fastpix/consumer";
 import { maskFields, maskText } from "./masking.ts";
@@ -134,8 +134,6 @@ export function compareIds(a: string, b: string): number {
 }
 
 const timeOf = (id: string) => id.split("-")[0];
-
-const count = (n: number) => n.toLocaleString("en-US");
 
 type Entry = [string, string[]];
 

@@ -6,6 +6,7 @@
  * @module
  */
 import uPlot from "uplot";
+import { formatCount, formatDecimal, formatMs, formatNumber } from "../../pix/format.ts";
 import type { HistoryPoint } from "../history.ts";
 import type { DashboardView } from "../view.ts";
 import type { SampleEvent } from "../sampler.ts";
@@ -39,16 +40,13 @@ function h(
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) =>
   document.querySelector(selector) as T;
 
-const int = (n: number | null | undefined) =>
-  n === null || n === undefined ? "—" : Math.round(n).toLocaleString("en-US");
+const int = (n: number | null | undefined) => n === null || n === undefined ? "—" : formatCount(n);
 
 const dec = (n: number | null | undefined, digits = 1) =>
-  n === null || n === undefined || !Number.isFinite(n)
-    ? "—"
-    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n === null || n === undefined || !Number.isFinite(n) ? "—" : formatNumber(n, digits);
 
 const ms = (n: number | null | undefined) =>
-  n === null || n === undefined ? "—" : n < 10 ? `${dec(n, 2)} ms` : `${dec(n, 1)} ms`;
+  n === null || n === undefined ? "—" : `${formatMs(n)} ms`;
 
 function duration(msValue: number): string {
   if (msValue < 1000) return `${Math.round(msValue)} ms`;
@@ -69,16 +67,9 @@ function bytes(n: number | null | undefined): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-/** A 2-place decimal string with thousands separators: `1234567.80` → `1,234,567.80`. */
-function brl(decimal: string): string {
-  const [whole, frac = "00"] = decimal.split(".");
-  const sign = whole.startsWith("-") ? "-" : "";
-  return `${sign}${whole.replace("-", "").replace(/\B(?=(\d{3})+$)/g, ",")}.${frac}`;
-}
-
 const time = (iso: string) => {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  return Number.isNaN(d.getTime()) ? iso : `${d.toLocaleDateString()} ${d.toLocaleTimeString()}`;
 };
 
 function table(head: (string | [string, string])[], rows: HTMLElement[], empty?: string) {
@@ -262,7 +253,7 @@ function kpi(label: string, value: string, sub?: string, alert = false) {
 function renderKpis(v: DashboardView) {
   const p = v.processor;
   $("#kpis").replaceChildren(
-    kpi("processed", int(v.counters.processed), `total BRL ${brl(v.counters.totalBrl)}`),
+    kpi("processed", int(v.counters.processed), `total BRL ${formatDecimal(v.counters.totalBrl)}`),
     kpi(
       "throughput",
       lastPoint?.confirmed === null || lastPoint?.confirmed === undefined
@@ -464,7 +455,7 @@ function renderLedger(v: DashboardView) {
   if (!l) return;
   const rows: HTMLElement[] = [
     ...l.totals.map((t) =>
-      h("tr", {}, h("td", {}, t.status), num(int(t.payments)), num(brl(t.amount)))
+      h("tr", {}, h("td", {}, t.status), num(int(t.payments)), num(formatDecimal(t.amount)))
     ),
     ...l.recent.map((r) =>
       h(
