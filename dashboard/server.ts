@@ -151,6 +151,16 @@ export async function serveDashboard(options: DashboardOptions): Promise<Running
   await sampler.start();
 
   const feeds = new Set<() => void>();
+  // Each refresh is serialized once, however many pages listen.
+  const encodings = new WeakMap<SampleEvent, Uint8Array>();
+  const encoded = (e: SampleEvent): Uint8Array => {
+    let bytes = encodings.get(e);
+    if (!bytes) {
+      bytes = new TextEncoder().encode(`event: sample\ndata: ${JSON.stringify(e)}\n\n`);
+      encodings.set(e, bytes);
+    }
+    return bytes;
+  };
   let lookups = 0;
 
   /** The live feed: `init` (history and the last refresh), then `sample` per refresh. */
@@ -175,7 +185,13 @@ export async function serveDashboard(options: DashboardOptions): Promise<Running
           historyPoints: options.historyPoints,
           auth: auth.required,
         });
-        const unsubscribe = sampler.subscribe((e: SampleEvent) => send("sample", e));
+        const unsubscribe = sampler.subscribe((e: SampleEvent) => {
+          try {
+            controller.enqueue(encoded(e));
+          } catch {
+            close();
+          }
+        });
         const ping = setInterval(() => {
           try {
             controller.enqueue(encoder.encode(": ping\n\n"));
