@@ -1,6 +1,6 @@
 /**
  * Redis infrastructure: connections (single node or cluster), the Lua script loader, stream
- * partitions, stream helpers, backoff, logging and latency histograms.
+ * partitions, stream helpers, backoff, logging, latency histograms and API keys.
  * @module
  */
 export * from "./redis.ts";
@@ -11,3 +11,4 @@ export * from "./memory.ts";
 export * from "./histogram.ts";
 export * from "./streams.ts";
 export * from "./async.ts";
+export * from "./api_keys.ts";
