@@ -12,3 +12,4 @@ export * from "./gateway_bench.ts";
 export * from "./gateway_process.ts";
 export * from "./rinha_bench.ts";
 export * from "./machine.ts";
+export * from "./memory_bench.ts";
