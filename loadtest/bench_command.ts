@@ -150,34 +150,29 @@ async function memoryBench(
     consumerBatchSize: opts.consumerBatch,
   }, (line) => console.error(line));
   const table = new Table({
-    head: ["part", "keys", "bytes", "bytes/payment", "measured with"],
+    head: ["part", "keys", "bytes", "bytes/payment", "MEMORY USAGE/payment"],
     style: { head: [], border: [] },
   });
   for (const p of result.parts) {
     table.push([
       p.part,
-      formatCount(p.keys),
+      p.keys ? formatCount(p.keys) : "",
       formatCount(p.bytes),
       formatNumber(p.perPayment, 1),
-      p.measuredWith,
+      p.memoryUsagePerPayment ? formatNumber(p.memoryUsagePerPayment, 1) : "",
     ]);
   }
   table.push(["total", "", "", formatNumber(result.totalPerPayment, 1), ""]);
   console.log(table.toString());
   const m = result.marks;
   console.log(
-    `payments: ${formatCount(opts.payments)}; used_memory grew ${
-      formatNumber(result.usedMemoryPerPayment, 1)
-    } B per payment; Redis ${result.redis.version} (${result.redis.allocator})`,
+    `${formatCount(opts.payments)} payments processed by one stream consumer; bytes: used_memory ` +
+      `given back by deleting each part; Redis ${result.redis.version} (${result.redis.allocator})`,
   );
   console.log(
     `a mark holds "${m.example}" (fingerprint:stream id): ${formatNumber(m.perMark, 1)} B each ` +
-      `(MEMORY USAGE ${m.memoryUsage} B; deleting them frees ${
-        formatNumber(m.freedPerMark, 1)
-      } B ` +
-      `each); with the stream id alone, as before fingerprints: ${
-        formatNumber(m.idOnlyPerMark, 1)
-      } B`,
+      `(MEMORY USAGE ${m.memoryUsage} B); with the stream id alone, as before fingerprints: ` +
+      `${formatNumber(m.idOnlyPerMark, 1)} B`,
   );
   console.log(`marks live for MARK_TTL: ${markArithmetic(Math.round(m.perMark), 1_000_000, 7)}`);
   console.log(

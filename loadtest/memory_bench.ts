@@ -1,9 +1,10 @@
 /**
  * `deno task bench --memory`: the bytes Redis keeps per payment once the stream design has
- * processed it, part by part: the payment stream, the confirmation streams, the idempotency marks
+ * processed it, part by part: the idempotency marks, the confirmation streams, the payment stream
  * and, with `--ledger`, the ledger's outbox while PostgreSQL is away. Measured on a private
- * redis-server (its allocator decides the sizes) with `INFO memory` deltas (`used_memory`) and
- * `MEMORY USAGE ... SAMPLES 0`, after one consumer has processed every payment.
+ * redis-server (its allocator decides the sizes) after one consumer has processed every payment:
+ * each part is the `used_memory` (`INFO memory`) given back by deleting its keys, with
+ * `MEMORY USAGE ... SAMPLES 0` beside it.
  * @module
  */
 import { RedisServer } from "@fastpix/testing";
@@ -43,12 +44,12 @@ export interface MemoryPart {
   part: string;
   /** Keys it takes. */
   keys: number;
-  /** Bytes it takes. */
+  /** Bytes `used_memory` gave back when its keys were deleted. */
   bytes: number;
   /** `bytes` / payments. */
   perPayment: number;
-  /** How it was measured. */
-  measuredWith: string;
+  /** What `MEMORY USAGE ... SAMPLES 0` says of its keys, per payment (an estimate of its own). */
+  memoryUsagePerPayment: number;
 }
 
 /** What `deno task bench --memory` prints and writes. */
@@ -57,21 +58,17 @@ export interface MemoryBenchResult {
   redis: { version: string; allocator: string };
   options: MemoryBenchOptions;
   parts: MemoryPart[];
-  /** Every part together, per payment. */
+  /** `used_memory` after processing minus before enqueueing, per payment: every part together. */
   totalPerPayment: number;
-  /** `used_memory` after processing minus before enqueueing, per payment (a cross-check). */
-  usedMemoryPerPayment: number;
   marks: {
     /** A mark's value as written now (`<fingerprint>:<stream id>`). */
     example: string;
     /** `MEMORY USAGE` of one mark (the key's own allocations, without the keyspace's tables). */
     memoryUsage: number;
-    /** Bytes per mark with the values as written before fingerprints (the stream id alone). */
-    idOnlyPerMark: number;
     /** Bytes per mark as written now. */
     perMark: number;
-    /** `used_memory` freed per mark by deleting them all (the keyspace's tables stay as sized). */
-    freedPerMark: number;
+    /** Bytes per mark with the values as written before fingerprints (the stream id alone). */
+    idOnlyPerMark: number;
   };
 }
 
@@ -188,58 +185,52 @@ export async function runMemoryBench(
     await redis.del("pix:latency"); // the consumer's latency summary, not per payment
     const processed = await settledMemory(redis);
 
+    // Each part: the used_memory it gives back when deleted (keys, values, TTLs, the keyspace's
+    // tables as they shrink), with MEMORY USAGE beside it as a second opinion.
     const parts: MemoryPart[] = [];
-    const part = (part: string, keys: number, bytes: number, measuredWith: string) =>
-      parts.push({ part, keys, bytes, perPayment: round(bytes / n), measuredWith });
-    part(
-      "payment stream",
-      1,
-      await memoryUsage(redis, stream),
-      "MEMORY USAGE pix_payments SAMPLES 0 (after processing: consumer group included)",
-    );
-    let confirmations = 0;
-    for (const backend of RANDOM_BACKEND_IDS) {
-      confirmations += await memoryUsage(
-        redis,
-        responseStreamKey("backend_bacen_response_", backend),
-      );
-    }
-    part(
-      "confirmations",
-      RANDOM_BACKEND_IDS.length,
-      confirmations,
-      "MEMORY USAGE of each backend_bacen_response_<id> SAMPLES 0",
-    );
-    let outbox = 0;
-    if (o.ledger) {
-      outbox = await memoryUsage(redis, ledgerOutboxKey(stream)) +
-        await memoryUsage(redis, ledgerBacklogKey(stream));
-      part(
-        "ledger outbox",
-        2,
-        outbox,
-        "MEMORY USAGE of the outbox stream and backlog counter (PostgreSQL away: nothing written)",
-      );
-    }
-    // Marks: everything else the payments added (used_memory delta), the streams being measured
-    // above; checked at the end by deleting them.
+    const measure = async (name: string, keys: string[], sample = keys) => {
+      let usage = 0;
+      for (const key of sample) usage += await memoryUsage(redis, key);
+      usage *= keys.length / sample.length;
+      const before = await settledMemory(redis);
+      for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+      const bytes = before - await settledMemory(redis);
+      parts.push({
+        part: name,
+        keys: keys.length,
+        bytes,
+        perPayment: round(bytes / n),
+        memoryUsagePerPayment: round(usage / n),
+      });
+    };
     const marks = await scanKeys(redis, `${DONE_MARK_PREFIX}*`);
-    const marksByDelta = processed - base - parts.reduce((s, p) => s + p.bytes, 0);
-    part(
-      "idempotency marks",
-      marks.length,
-      marksByDelta,
-      "used_memory delta of processing, minus the streams above (keys, values, TTLs, tables)",
-    );
     const example = (await redis.get(marks[0])) ?? "";
     const markUsage = await memoryUsage(redis, marks[0]);
-
     // The same marks with their values as written before fingerprints (the stream id alone).
     const now = await settledMemory(redis);
     const values = await rewriteMarks(redis, marks, (value) => parseMark(value).origin);
-    const idOnly = await settledMemory(redis);
+    const idOnlyChange = await settledMemory(redis) - now;
     await rewriteMarks(redis, marks, (_, i) => values[i]);
-    const result: MemoryBenchResult = {
+    // MEMORY USAGE of a sample of marks (each is one short string: the sample stands for all).
+    await measure("idempotency marks", marks, marks.slice(0, 1000));
+    if (o.ledger) {
+      await measure("ledger outbox", [ledgerOutboxKey(stream), ledgerBacklogKey(stream)]);
+    }
+    await measure(
+      "confirmations",
+      RANDOM_BACKEND_IDS.map((b) => responseStreamKey("backend_bacen_response_", b)),
+    );
+    await measure("payment stream", [stream]);
+    const rest = processed - base - parts.reduce((sum, p) => sum + p.bytes, 0);
+    parts.push({
+      part: "other (script cache, consumer group, ...)",
+      keys: 0,
+      bytes: rest,
+      perPayment: round(rest / n),
+      memoryUsagePerPayment: 0,
+    });
+    const perMark = parts[0].bytes / marks.length;
+    return {
       at: new Date().toISOString(),
       redis: {
         version: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
@@ -247,21 +238,14 @@ export async function runMemoryBench(
       },
       options: o,
       parts,
-      totalPerPayment: round(parts.reduce((s, p) => s + p.bytes, 0) / n),
-      usedMemoryPerPayment: round((processed - base) / n),
+      totalPerPayment: round((processed - base) / n),
       marks: {
         example,
         memoryUsage: markUsage,
-        idOnlyPerMark: round((marksByDelta + idOnly - now) / marks.length),
-        perMark: round(marksByDelta / marks.length),
-        freedPerMark: 0,
+        perMark: round(perMark),
+        idOnlyPerMark: round(perMark + idOnlyChange / marks.length),
       },
     };
-    // Cross-check: deleting the marks gives back about what the delta said.
-    const before = await settledMemory(redis);
-    for (let i = 0; i < marks.length; i += 1000) await redis.del(...marks.slice(i, i + 1000));
-    result.marks.freedPerMark = round((before - await settledMemory(redis)) / marks.length);
-    return result;
   } finally {
     redis.disconnect();
     await server.stop();
