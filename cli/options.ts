@@ -7,9 +7,10 @@
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN, DEFAULT_LIMITS, DEFAULT_MIN_TIMESTAMP_MS } from "@fastpix/pix";
+import { DEFAULT_LIST_BASE, type ListNaming } from "@fastpix/pix";
 import { parseAmountCents, parseTimestamp, type ValidationLimits } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
-import { MAX_PARTITIONS, parseShare } from "@fastpix/infra";
+import { MAX_PARTITIONS, parseShare, redactUrl } from "@fastpix/infra";
 import { parseHostPort } from "@fastpix/infra";
 
 /** Parser for a whole number in `[min, max]`. */
@@ -33,16 +34,20 @@ export function parseBoolean(text: string): boolean {
   throw new InvalidArgumentError("Expected true or false.");
 }
 
-/** Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). */
+/**
+ * Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). A bad one ends the command
+ * with one line that shows it without its password (commander's own message would print it whole).
+ */
 export function parseRedisUrl(text: string): string {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError("Expected a URL such as redis://localhost:6379.");
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new InvalidArgumentError("Expected a redis:// or rediss:// URL.");
+  } catch { /* said below */ }
+  if (url === undefined || (url.protocol !== "redis:" && url.protocol !== "rediss:")) {
+    throw new UserError(
+      `Cannot use the Redis URL ${redactUrl(text) || '""'} (--redis-url, REDIS_URL): expected ` +
+        "redis://[[user]:password@]host:port[/db] or rediss://...",
+    );
   }
   return text;
 }
@@ -93,6 +98,20 @@ export const redisUrlOption = () =>
   new Option("--redis-url <url>", "Redis to use").env("REDIS_URL").default("redis://localhost:6379")
     .argParser(parseRedisUrl);
 
+/**
+ * `--redis-ca-file` / `REDIS_CA_FILE`, `--redis-cert-file` / `REDIS_CERT_FILE`, `--redis-key-file`
+ * / `REDIS_KEY_FILE`: TLS for `rediss://` URLs. {@link runCommand} adds them to every command that
+ * has `--redis-url`.
+ */
+export const redisTlsOptions = () => [
+  new Option("--redis-ca-file <path>", "rediss://: PEM CA certificate(s) to trust (a private CA)")
+    .env("REDIS_CA_FILE"),
+  new Option("--redis-cert-file <path>", "rediss://: PEM client certificate (tls-auth-clients)")
+    .env("REDIS_CERT_FILE"),
+  new Option("--redis-key-file <path>", "rediss://: PEM private key of the client certificate")
+    .env("REDIS_KEY_FILE"),
+];
+
 /** `--stream` / `REDIS_STREAM`. */
 export const streamOption = () =>
   new Option("--stream <name>", "payment stream").env("REDIS_STREAM").default("pix_payments")
@@ -107,6 +126,33 @@ export const groupOption = () =>
 export const responsePrefixOption = () =>
   new Option("--response-prefix <prefix>", "prefix of the backends' confirmation streams")
     .env("BACKEND_RESPONSE_PREFIX").default("backend_bacen_response_").argParser(parseName);
+
+/** `--redis-list` / `REDIS_LIST`: the list designs' queues are `<base>_<i>`. */
+export const redisListOption = () =>
+  new Option("--redis-list <base>", "list designs: base name of the queues, <base>_<i>")
+    .env("REDIS_LIST").default(DEFAULT_LIST_BASE).argParser(parseName);
+
+/** `--use-hashtag` / `USE_HASHTAG`: the list designs' queues are `{<base>_<i>}`. */
+export const useHashtagOption = () =>
+  new Option(
+    "--use-hashtag [bool]",
+    "list designs: name the queues {<base>_<i>} (each in its own cluster slot)",
+  ).env("USE_HASHTAG").default(false).preset("true").argParser(parseBoolean);
+
+/**
+ * The list designs' naming from {@link redisListOption} and {@link useHashtagOption}. With
+ * braces in the base a hash tag would not be the whole name: refused.
+ */
+export function listNaming(flags: { redisList: string; useHashtag: boolean }): ListNaming {
+  if (flags.useHashtag && /[{}]/.test(flags.redisList)) {
+    throw new UserError(
+      `REDIS_LIST ${
+        JSON.stringify(flags.redisList)
+      } has braces: with USE_HASHTAG the whole name is the hash tag, so leave them out`,
+    );
+  }
+  return { base: flags.redisList, hashtag: flags.useHashtag };
+}
 
 /** `--backend-id` / `BACKEND_ID`. */
 export const backendIdOption = () =>

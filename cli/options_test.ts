@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import { Command } from "@commander-js/extra-typings";
 import { DEFAULT_LIMITS } from "@fastpix/pix";
 import {
+  listNaming,
   maxAmountOption,
   parseInstant,
+  redisListOption,
   timestampMaxSkewOption,
   timestampMinOption,
+  useHashtagOption,
   validationLimits,
 } from "./options.ts";
 
@@ -18,23 +21,27 @@ Deno.test("parseInstant reads an ISO date (midnight UTC) or timestamp; anything 
   }
 });
 
+/** Runs `run` with the env vars `names` unset but for those in `env`; restores them after. */
+function withEnv<T>(names: string[], env: Record<string, string>, run: () => T): T {
+  const saved = names.map((name) => Deno.env.get(name));
+  names.forEach((name) => Deno.env.delete(name));
+  try {
+    for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+    return run();
+  } finally {
+    names.forEach((name, i) =>
+      saved[i] === undefined ? Deno.env.delete(name) : Deno.env.set(name, saved[i]!)
+    );
+  }
+}
+
 /** Parses `args` with the three limit flags, `env` set for the parse only. */
 function limitsFrom(args: string[], env: Record<string, string> = {}) {
   const program = new Command().exitOverride().configureOutput({ writeErr: () => {} })
     .addOption(maxAmountOption()).addOption(timestampMinOption())
     .addOption(timestampMaxSkewOption());
   const names = ["PIX_MAX_AMOUNT", "TIMESTAMP_MIN", "TIMESTAMP_MAX_SKEW_MS"];
-  const saved = names.map((name) => Deno.env.get(name));
-  names.forEach((name) => Deno.env.delete(name));
-  try {
-    for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
-    program.parse(args, { from: "user" });
-    return validationLimits(program.opts());
-  } finally {
-    names.forEach((name, i) =>
-      saved[i] === undefined ? Deno.env.delete(name) : Deno.env.set(name, saved[i]!)
-    );
-  }
+  return withEnv(names, env, () => validationLimits(program.parse(args, { from: "user" }).opts()));
 }
 
 Deno.test("the timestamp window: flag beats env var beats default; bad values name the option", () => {
@@ -55,4 +62,31 @@ Deno.test("the timestamp window: flag beats env var beats default; bad values na
     () => limitsFrom([], { TIMESTAMP_MAX_SKEW_MS: "-1" }),
     /--timestamp-max-skew-ms <ms>.*from env 'TIMESTAMP_MAX_SKEW_MS'/,
   );
+});
+
+/** Parses `args` with --redis-list and --use-hashtag, `env` set for the parse only. */
+function namingFrom(args: string[], env: Record<string, string> = {}) {
+  const program = new Command().exitOverride().configureOutput({ writeErr: () => {} })
+    .addOption(redisListOption()).addOption(useHashtagOption());
+  const names = ["REDIS_LIST", "USE_HASHTAG"];
+  return withEnv(names, env, () => listNaming(program.parse(args, { from: "user" }).opts()));
+}
+
+Deno.test("REDIS_LIST and USE_HASHTAG: flag beats env var beats default", () => {
+  assert.deepEqual(namingFrom([]), { base: "source_list", hashtag: false });
+  const env = { REDIS_LIST: "payments", USE_HASHTAG: "true" };
+  assert.deepEqual(namingFrom([], env), { base: "payments", hashtag: true });
+  assert.deepEqual(namingFrom(["--use-hashtag"]), { base: "source_list", hashtag: true });
+  assert.deepEqual(
+    namingFrom(["--redis-list", "pix", "--use-hashtag", "false"], env),
+    { base: "pix", hashtag: false },
+  );
+  assert.throws(() => namingFrom([], { USE_HASHTAG: "maybe" }), /from env 'USE_HASHTAG'/);
+  assert.throws(() => namingFrom(["--redis-list", "a b"]), /--redis-list <base>/);
+  // With a hash tag the whole name is the tag: braces in the base would cut it short.
+  assert.throws(() => namingFrom([], { REDIS_LIST: "{pix}list", USE_HASHTAG: "1" }), /braces/);
+  assert.deepEqual(namingFrom([], { REDIS_LIST: "{pix}list" }), {
+    base: "{pix}list",
+    hashtag: false,
+  });
 });

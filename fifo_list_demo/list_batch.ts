@@ -64,7 +64,7 @@ export interface ListBatchResult {
 /**
  * Validates the payloads (oldest first) and lays out the `apply_list_batch` call (pure: no I/O).
  * Bad JSON and bad fields become dead letters with a rejected confirmation when the backend is
- * known and safe.
+ * known and safe; a good payload without `backend_id` is counted with no confirmation (position 0).
  */
 export function buildListBatch(payloads: readonly string[], ctx: ListBatchContext): ListBatch {
   const responses = new ResponseStreams((backendId) =>
@@ -89,7 +89,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
         raw,
         p.transactionId,
         p.backendId,
-        responses.positionOf(p.backendId),
+        p.backendId === "" ? 0 : responses.positionOf(p.backendId), // "": no backend_id, no confirmation
         p.amountCents,
         formatCents(p.amountCents),
         paymentFingerprint(p),

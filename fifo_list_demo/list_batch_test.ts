@@ -69,3 +69,29 @@ Deno.test("plain mode points KEYS[5] at the source; good payloads are in ARGV fo
   // letter is the only copy left.
   assert.equal(batch.args[8], payload);
 });
+
+Deno.test("a payload without backend_id refers to no confirmation stream (position 0)", () => {
+  const py = JSON.stringify({
+    transaction_id: "txn_1769860740123_7",
+    amount: 722.28,
+    timestamp: "2026-01-31T11:59:00.123456",
+  });
+  const batch = buildListBatch([py, toListPayload(good)], ctx);
+  assert.deepEqual(batch.args.slice(7, 14), [
+    "ok",
+    py,
+    "txn_1769860740123_7",
+    "",
+    0,
+    72228,
+    "722.28",
+  ]);
+  assert.deepEqual(batch.args.slice(14, 19), [
+    "ok",
+    toListPayload(good),
+    good.transaction_id,
+    "2",
+    1,
+  ]);
+  assert.deepEqual(batch.keys.slice(5), ["backend_bacen_response_2"]);
+});

@@ -20,14 +20,16 @@ import {
   type Redis,
   sleep,
 } from "@fastpix/infra";
-import { dlqKey, sourceListKey, type ValidationLimits } from "@fastpix/pix";
+import { dlqKey, type ListNaming, sourceListKey, type ValidationLimits } from "@fastpix/pix";
 import { applyListBatch, buildListBatch } from "./list_batch.ts";
 
 /** Settings of one list consumer; the commands fill them from flags and env vars. */
 export interface ListConsumerOptions {
   redisUrl: string;
-  /** Takes from `source_list_<listIndex>` (`LIST_INDEX`). */
+  /** Takes from queue `listIndex` (`LIST_INDEX`): `source_list_<listIndex>` by default. */
   listIndex: number;
+  /** How the queues are named (`REDIS_LIST`, `USE_HASHTAG`); default `source_list_<i>`. */
+  listNaming?: ListNaming;
   consumerName: string;
   responsePrefix: string;
   /** Payloads taken per read. */
@@ -93,7 +95,7 @@ export abstract class ListConsumerBase {
 
   /** The list this consumer takes from. */
   get source(): string {
-    return sourceListKey(this.opts.listIndex);
+    return sourceListKey(this.opts.listIndex, this.opts.listNaming);
   }
 
   /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */

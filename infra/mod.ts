@@ -7,6 +7,7 @@ export * from "./redis.ts";
 export * from "./lua_script.ts";
 export * from "./partitions.ts";
 export * from "./log.ts";
+export * from "./memory.ts";
 export * from "./histogram.ts";
 export * from "./streams.ts";
 export * from "./async.ts";

@@ -5,7 +5,7 @@
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
 import { ChildTool, PostgresServer, RedisServer, spawnConsumer } from "@fastpix/testing";
-import { createRedis, type LatencySummary, pingWithin, sleep } from "@fastpix/infra";
+import { createRedis, type LatencySummary, pingWithin, redactUrl, sleep } from "@fastpix/infra";
 import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
 import { formatCount } from "@fastpix/pix";
@@ -174,7 +174,8 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
         ...await machineInfo(),
         redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
       },
-      options: o,
+      // Result files are shared: never the password.
+      options: { ...o, redisUrl: o.redisUrl === undefined ? undefined : redactUrl(o.redisUrl) },
       runs,
     };
   } finally {

@@ -31,6 +31,8 @@ const SCENARIO_ENV = [
   "DURATION",
   "DRAIN",
   "NUM_LISTS",
+  "REDIS_LIST",
+  "USE_HASHTAG",
   "MAX_RATE",
   "DURATION_S",
   "TOKEN",

@@ -34,6 +34,32 @@ Deno.test("a payment in the Python original's format is valid", () => {
   assert.equal(codeOf({ ...good, timestamp: "2026-11-21T10:00:00.1-03:00" }), undefined);
 });
 
+Deno.test("backendIdOptional accepts a message without backend_id, and only then", () => {
+  const { backend_id: _, ...noBackend } = good;
+  const plain = validatePayment(noBackend, { nowMs: NOW });
+  assert.ok(!plain.ok && plain.rejection.code === ErrorCode.BACKEND_ID_MISSING);
+  const r = validatePayment(noBackend, { nowMs: NOW, backendIdOptional: true });
+  assert.ok(r.ok);
+  assert.equal(r.payment.backendId, "");
+  assert.equal(r.payment.amountCents, 1230);
+  // With the field, it is checked as always.
+  const named = validatePayment(good, { nowMs: NOW, backendIdOptional: true });
+  assert.ok(named.ok && named.payment.backendId === "3");
+  for (const [backend_id, code] of [["", 1101], ["x}:{y", 1102]] as const) {
+    const bad = validatePayment({ ...good, backend_id }, { nowMs: NOW, backendIdOptional: true });
+    assert.ok(!bad.ok && bad.rejection.code === code, backend_id);
+  }
+  const empty = validatePayment({ ...good, backend_id: "" }, {
+    nowMs: NOW,
+    backendIdOptional: true,
+  });
+  assert.ok(!empty.ok);
+  assert.equal(
+    empty.rejection.message,
+    "Field backend_id is empty: name a backend or leave the field out",
+  );
+});
+
 Deno.test("each rule rejects with its own code", () => {
   const cases: Array<[Record<string, string>, number]> = [
     [{ ...good, transaction_id: "" }, ErrorCode.TRANSACTION_ID_MISSING],
@@ -93,6 +119,15 @@ Deno.test("optional PIX keys and payer name: valid examples pass, each invalid o
     assert.ok(!r.ok, JSON.stringify(extra));
     assert.equal(r.rejection.code, code, JSON.stringify(extra));
     assert.match(r.rejection.message, /^(Cannot accept (payer|payee)_key|Payer name) /);
+    // Keys and names are personal data: no message quotes them, nor any part of them.
+    for (const value of Object.values(extra).filter((v) => v.trim().length > 1)) {
+      assert.ok(!r.rejection.message.includes(value.trim()), r.rejection.message);
+    }
+    assert.doesNotMatch(
+      r.rejection.message,
+      /digits are|expected \d|area code \d/,
+      "no part of a key",
+    );
   }
   // The limit is configurable.
   const strict = { ...DEFAULT_LIMITS, minPayerNameLength: 5 };

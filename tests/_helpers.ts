@@ -27,7 +27,11 @@ import {
   CONSUMER_DEFAULTS,
   type StreamConsumerOptions,
 } from "@fastpix/consumer";
-import type { ListBatchContext } from "@fastpix/fifo_list_demo";
+import {
+  LIST_CONSUMER_DEFAULTS,
+  type ListBatchContext,
+  type ListConsumerOptions,
+} from "@fastpix/fifo_list_demo";
 
 export { ChildTool, PostgresServer, RedisServer };
 
@@ -183,6 +187,23 @@ export function consumerOptions(
     consumerName: "test_consumer",
     responsePrefix: "backend_bacen_response_",
     blockMs: 50,
+    ...overrides,
+  };
+}
+
+/** Options of an in-process list consumer (either design) for tests: short blocks, batches of 200. */
+export function listConsumerOptions(
+  url: string,
+  name: string,
+  overrides: Partial<ListConsumerOptions> = {},
+): ListConsumerOptions {
+  return {
+    ...LIST_CONSUMER_DEFAULTS,
+    redisUrl: url,
+    consumerName: name,
+    responsePrefix: "backend_bacen_response_",
+    blockMs: 50,
+    batchSize: 200,
     ...overrides,
   };
 }

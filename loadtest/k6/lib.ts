@@ -103,7 +103,10 @@ export function baseUrl(): string {
 /** A Redis client for `REDIS_URL` (default `redis://127.0.0.1:6379`); call it in the init context. */
 export function redisClient(): Client {
   const url = envString("REDIS_URL", "redis://127.0.0.1:6379");
-  if (!/^rediss?:\/\/[^/]+/.test(url)) bad("REDIS_URL", url, "redis://host:port");
+  if (!/^rediss?:\/\/[^/]+/.test(url)) {
+    // Not quoted back: it may hold a password.
+    throw new Error("Bad REDIS_URL: expected redis://[[user]:password@]host:port");
+  }
   return new Client(url as RedisConnectionURL);
 }
 

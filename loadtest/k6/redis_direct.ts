@@ -1,7 +1,8 @@
 /**
  * The same workload injected straight into Redis, no HTTP in the path: `XADD` onto the payment
- * stream for `stream`/`basic`, `LPUSH` of the JSON payment onto `source_list_<i>` for
- * `list`/`list-reliable` (`DESIGN`), at `RATE` payments/s for `DURATION`, through
+ * stream for `stream`/`basic`, `LPUSH` of the JSON payment onto `source_list_<i>` (`NUM_LISTS`
+ * queues, named as `REDIS_LIST` and `USE_HASHTAG` say) for `list`/`list-reliable` (`DESIGN`), at
+ * `RATE` payments/s for `DURATION`, through
  * `k6/experimental/redis`'s `sendCommand`. At the end it waits (up to `DRAIN`) for the consumers
  * to empty the queue and reports how many payments Redis counted as processed, so lost payments
  * show (`processed_count` must grow by exactly what was enqueued). The run fails (thresholds) when
@@ -20,6 +21,7 @@ import {
   type Design,
   DESIGNS,
   drainProblems,
+  envBool,
   envInt,
   envList,
   envSeconds,
@@ -37,6 +39,7 @@ import {
   throughputRun,
   TREND_STATS,
 } from "./lib.ts";
+import { DEFAULT_LIST_BASE, sourceListKey } from "../../pix/keys.ts";
 
 const design = envList<Design>("DESIGN", ["stream"], DESIGNS)[0];
 const stream = envString("REDIS_STREAM", "pix_payments");
@@ -47,7 +50,11 @@ const durationS = envSeconds("DURATION", "30s");
 const drainS = envSeconds("DRAIN", "60s");
 const p99Ms = envInt("P99_MS", 20, 1);
 const ids = backendIds();
-const lists = Array.from({ length: numLists }, (_, i) => `source_list_${i}`);
+const naming = {
+  base: envString("REDIS_LIST", DEFAULT_LIST_BASE),
+  hashtag: envBool("USE_HASHTAG", false),
+};
+const lists = Array.from({ length: numLists }, (_, i) => sourceListKey(i, naming));
 const usesStream = design === "stream" || design === "basic";
 
 const redis = redisClient();

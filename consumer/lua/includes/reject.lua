@@ -5,7 +5,9 @@
 ]]
 
 -- Adds one confirmation to `stream`; `...`: extra field/value pairs (the errors of a rejection).
+-- `stream` nil: the payment names no backend (a list payload without backend_id): nothing to add.
 local function confirmation(b, stream, tx, backend, status, amount, ...)
+  if not stream then return end
   redis.call('XADD', stream, 'MAXLEN', '~', b.resp_cap, '*',
     'transaction_id', tx, 'status', status, 'processed_amount', amount,
     'backend_id', backend, 'timestamp', b.now, ...)
