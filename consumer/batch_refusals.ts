@@ -64,6 +64,22 @@ export class RefusalLog {
     return this.#refusals;
   }
 
+  #undoFailed = false;
+
+  /**
+   * Notes that delivery counts could not be given back ({@link undoDeliveries}); the first time
+   * (Redis down aside: then nothing is delivered either), says so: without XCLAIM (Redis ACL),
+   * refused batches count towards MAX_DELIVERIES.
+   */
+  cannotUndo(error: unknown): void {
+    if (this.#undoFailed || !(error instanceof Error && error.name === "ReplyError")) return;
+    this.#undoFailed = true;
+    this.log.warn(
+      `cannot give refused entries their delivery counts back: ${errorMessage(error)}; ` +
+        `refused batches count towards MAX_DELIVERIES`,
+    );
+  }
+
   /** Notes an applied batch; after refusals, says so once. */
   applied(): void {
     if (this.#cause === undefined) return;

@@ -477,7 +477,7 @@ export class StreamConsumer {
     if (isScriptBug(cause)) throw cause;
     const live = failure.entries.filter(([, f]) => f !== null).map(([id]) => id);
     await undoDeliveries(this.redis, this.#opts, live, deliveries).catch((error) =>
-      this.#log.debug(`cannot restore delivery counts: ${errorMessage(error)}`)
+      this.#refusals.cannotUndo(error)
     );
     if (!isBatchRefusal(cause)) throw cause;
     const n = this.#refusals.refused(cause);

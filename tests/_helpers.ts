@@ -24,7 +24,10 @@ import { makePayment } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
 import {
   type BasicConsumerOptions,
+  type Batch,
+  buildBatch,
   CONSUMER_DEFAULTS,
+  type RawEntry,
   type StreamConsumerOptions,
 } from "@fastpix/consumer";
 import {
@@ -276,4 +279,26 @@ export function listBatchContext(mode: "plain" | "reliable"): ListBatchContext {
     markTtlSeconds: 60,
     limits: DEFAULT_LIMITS,
   };
+}
+
+/**
+ * Creates the group (at the stream's end), adds `payments`, reads them as consumer `c1` and lays
+ * out their `process_batch` call with {@link consumerOptions} of `url`.
+ */
+export async function pendingStreamBatch(
+  redis: Redis,
+  url: string,
+  payments: readonly PaymentMessage[],
+): Promise<Batch> {
+  await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "$", "MKSTREAM");
+  for (const p of payments) await addRaw(redis, { ...p });
+  const reply = await redis.xreadgroup(
+    "GROUP",
+    "pix_consumers",
+    "c1",
+    "STREAMS",
+    "pix_payments",
+    ">",
+  ) as [string, RawEntry[]][];
+  return buildBatch(reply[0][1], consumerOptions(url));
 }

@@ -33,6 +33,7 @@ import {
   INTEGRATION,
   listBatchContext,
   pendingCount,
+  pendingStreamBatch,
   recordingLogger,
   sendPayments,
   startRedis,
@@ -329,6 +330,39 @@ Deno.test(
       /; no rejected confirmation: backend_bacen_response_9 is not a stream/,
     );
     assert.equal(await pendingCount(redis, "pix_payments"), 0);
+    redis.disconnect();
+  },
+);
+
+Deno.test(
+  "stream: a user whose Redis ACL lacks XRANGE (dead letters read the entry) is refused whole, not half way",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    await redis.call(
+      "ACL",
+      "SETUSER",
+      "no_xrange",
+      "reset",
+      "on",
+      ">pw",
+      "~*",
+      "+@all",
+      "-xrange",
+    );
+    const payments = Array.from({ length: 5 }, () => makePayment({ backendId: "1" }));
+    const batch = await pendingStreamBatch(redis, server.url, payments);
+    const limited = client(`redis://no_xrange:pw@127.0.0.1:${server.port}`);
+    await assert.rejects(
+      applyBatch(limited, batch),
+      /NOPERM this user may not XRANGE pix_payments .*; nothing was applied/,
+    );
+    assert.equal(await pendingCount(redis, "pix_payments"), 5);
+    assert.equal(await redis.exists("processed_count", "backend_bacen_response_1"), 0);
+    // The same batch applies in full for a user that may.
+    assert.deepEqual((await applyBatch(redis, batch)).slice(0, 4), [5, 0, 0, 0]);
+    limited.disconnect();
     redis.disconnect();
   },
 );

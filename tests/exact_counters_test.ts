@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { applyListBatch, buildListBatch, toListPayload } from "@fastpix/fifo_list_demo";
-import { applyBatch, BasicStreamConsumer, buildBatch, StreamConsumer } from "@fastpix/consumer";
+import { applyBatch, BasicStreamConsumer, StreamConsumer } from "@fastpix/consumer";
 import { type PaymentMessage } from "@fastpix/pix";
 import { assembleLua, type Redis } from "@fastpix/infra";
 import { makePayment } from "@fastpix/simulators";
@@ -23,6 +23,7 @@ import {
   INTEGRATION,
   listBatchContext,
   pendingCount,
+  pendingStreamBatch,
   recordingLogger,
   startRedis,
 } from "./_helpers.ts";
@@ -48,21 +49,6 @@ async function everything(redis: Redis): Promise<Record<string, unknown>> {
 
 const one = (cents: number) => makePayment({ backendId: "1", amountCents: cents });
 
-/** Reads `payments` as consumer c1 of the stream and lays out their process_batch call. */
-async function streamBatch(redis: Redis, url: string, payments: PaymentMessage[]) {
-  await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "$", "MKSTREAM");
-  for (const p of payments) await addRaw(redis, { ...p });
-  const reply = await redis.xreadgroup(
-    "GROUP",
-    "pix_consumers",
-    "c1",
-    "STREAMS",
-    "pix_payments",
-    ">",
-  ) as [string, [string, string[]][]][];
-  return buildBatch(reply[0][1], consumerOptions(url));
-}
-
 const LIST_CTX = listBatchContext("reliable");
 
 /** Applies `payments` as one batch of `design`; rejects when the batch is refused. */
@@ -70,7 +56,7 @@ type Apply = (redis: Redis, url: string, payments: PaymentMessage[]) => Promise<
 
 const DESIGNS: Record<string, Apply> = {
   stream: async (redis, url, payments) =>
-    await applyBatch(redis, await streamBatch(redis, url, payments)),
+    await applyBatch(redis, await pendingStreamBatch(redis, url, payments)),
   "list-reliable": async (redis, _url, payments) => {
     const payloads = payments.map(toListPayload);
     await redis.lpush(LIST_CTX.processingKey!, ...payloads);
@@ -127,7 +113,7 @@ for (const [design, apply] of Object.entries(DESIGNS)) {
         await redis.set(key, value);
         if (design === "stream") {
           // The entries are read (pending) before the snapshot: the refusal must leave them so.
-          const batch = await streamBatch(redis, server.url, [one(1000), one(1)]);
+          const batch = await pendingStreamBatch(redis, server.url, [one(1000), one(1)]);
           const before = await everything(redis);
           await assert.rejects(applyBatch(redis, batch), error);
           assert.deepEqual(await everything(redis), before);

@@ -39,7 +39,7 @@
 
 local b = new_batch(1, 1)
 local stream, id = KEYS[6], ARGV[6]
-local refusal = refuse_batch(b, { stream }, {}, 1, ARGV[8])
+local refusal = refuse_batch(b, { stream }, {}, 1, ARGV[8]) or refuse_unless_readable(stream)
 if refusal then return refusal end
 accept(b, {
   tx = ARGV[7], backend = '', cents = ARGV[8], amount = '', fp = ARGV[9], origin = id,

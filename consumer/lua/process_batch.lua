@@ -63,7 +63,7 @@ while KEYS[6 + #responses]
   and string.sub(KEYS[6 + #responses], 1, #b.mark_prefix) ~= b.mark_prefix do
   responses[#responses + 1] = KEYS[6 + #responses]
 end
-local refusal = refuse_batch(b, { stream }, {}, at_most(7, 9))
+local refusal = refuse_batch(b, { stream }, {}, at_most(7, 9)) or refuse_unless_readable(stream)
 if refusal then return refusal end
 local broken = broken_streams(responses)
 

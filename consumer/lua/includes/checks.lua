@@ -71,6 +71,15 @@ local function refuse_batch(b, streams, lists, count, cents)
   if not has_room(total, cents) then return refuse_full(b.total_amount_cents, total, cents) end
 end
 
+-- The refusal when the script's user may not read `stream` with XRANGE (Redis ACL), which an
+-- entry's dead letter needs for its fields: found up front rather than half way through a batch.
+local function refuse_unless_readable(stream)
+  if not redis.acl_check_cmd('XRANGE', stream, '-', '+') then
+    return redis.error_reply('NOPERM this user may not XRANGE ' .. stream ..
+      ' (dead letters read the entry\'s fields); nothing was applied')
+  end
+end
+
 -- What the entries from ARGV[first] on (`stride` values each: kind first, cents 5 values after)
 -- may count at most, every 'ok' entry: how many, and their cents (a digit string).
 local function at_most(first, stride)
