@@ -77,7 +77,7 @@ Deno.test("a payload without backend_id refers to no confirmation stream (positi
     timestamp: "2026-01-31T11:59:00.123456",
   });
   const batch = buildListBatch([py, toListPayload(good)], ctx);
-  assert.deepEqual(batch.args.slice(7, 14), [
+  assert.deepEqual(batch.args.slice(7, 15), [
     "ok",
     py,
     "txn_1769860740123_7",
@@ -85,8 +85,9 @@ Deno.test("a payload without backend_id refers to no confirmation stream (positi
     0,
     72228,
     "722.28",
+    paymentFingerprint({ amountCents: 72228, backendId: "", fields: {} }),
   ]);
-  assert.deepEqual(batch.args.slice(14, 19), [
+  assert.deepEqual(batch.args.slice(15, 20), [
     "ok",
     toListPayload(good),
     good.transaction_id,
