@@ -10,6 +10,7 @@ import {
   consumerNameOption,
   groupOption,
   idleThresholdOption,
+  markTtlOption,
   maxAmountOption,
   redisUrlOption,
   runCommand,
@@ -37,6 +38,7 @@ const program = new Command("consume:basic")
   .addOption(timestampMinOption())
   .addOption(timestampMaxSkewOption())
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
+  .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
   .addOption(settleMsOption())
   .action(async (opts) => {
     const log = createLogger("consume:basic");
@@ -48,6 +50,7 @@ const program = new Command("consume:basic")
       idleThresholdMs: opts.idleThresholdMs,
       blockMs: opts.blockMs,
       settleMs: opts.settleMs,
+      markTtlSeconds: opts.markTtl,
       limits: validationLimits(opts),
     });
     const removeSignals = stopOnSignals(() => consumer.stop(), log);
@@ -58,7 +61,8 @@ const program = new Command("consume:basic")
     );
     const s = await consumer.run();
     log.info(
-      `stopped: read ${s.read}, counted ${s.counted}, dead-lettered ${s.rejected}, claimed ${s.claimed}`,
+      `stopped: read ${s.read}, counted ${s.counted}, duplicates ${s.duplicates}, ` +
+        `dead-lettered ${s.rejected}, claimed ${s.claimed}`,
     );
     removeSignals();
   });

@@ -5,7 +5,12 @@
  * That is the design, shown honestly; {@link ReliableListConsumer} is the classic answer.
  * @module
  */
-import { CONSUMER_DEFAULTS } from "@fastpix/consumer";
+import {
+  CONSUMER_DEFAULTS,
+  isBatchRefusal,
+  pauseAfterRefusal,
+  RefusalLog,
+} from "@fastpix/consumer";
 import {
   backoffMs,
   createLogger,
@@ -79,10 +84,12 @@ export abstract class ListConsumerBase {
   protected readonly opts: ListConsumerOptions;
   protected readonly log: Logger;
   protected stopping = false;
+  #refusals: RefusalLog;
 
   constructor(options: ListConsumerOptions) {
     this.opts = options;
     this.log = options.logger ?? createLogger(`list consumer ${options.consumerName}`);
+    this.#refusals = new RefusalLog(this.log);
     this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.log });
   }
 
@@ -137,17 +144,34 @@ export abstract class ListConsumerBase {
     return this.stats;
   }
 
+  /**
+   * Applies a batch. A refusal of the whole batch (a counter or the dead-letter stream of the wrong
+   * type, Redis out of memory: see `batch_refusals.ts` in `@fastpix/consumer`) is logged once per
+   * cause and the same batch retried after a pause, as long as it takes (as the run loop does with
+   * a batch in hand): its payloads stay in hand (plain) or in the processing list (reliable).
+   * Other failures go to the run loop.
+   */
   async #apply(payloads: string[]): Promise<void> {
     const o = this.opts;
-    const r = await applyListBatch(
-      this.redis,
-      buildListBatch(payloads, {
-        ...o,
-        mode: this.mode,
-        source: this.source,
-        processingKey: this.processingKey(),
-      }),
-    );
+    const batch = buildListBatch(payloads, {
+      ...o,
+      mode: this.mode,
+      source: this.source,
+      processingKey: this.processingKey(),
+    });
+    let r: Awaited<ReturnType<typeof applyListBatch>>;
+    for (;;) {
+      try {
+        r = await applyListBatch(this.redis, batch);
+        break;
+      } catch (error) {
+        if (!isBatchRefusal(error)) throw error;
+        // Even when stopping: the run loop never lets go of a batch in hand either.
+        await pauseAfterRefusal(this.#refusals.refused(error), () => false);
+      }
+    }
+    this.#refusals.applied();
+    if (r.migration) this.log.warn(r.migration);
     const s = this.stats;
     s.confirmed += r.confirmed;
     s.duplicates += r.duplicates;

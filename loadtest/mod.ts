@@ -13,3 +13,4 @@ export * from "./gateway_process.ts";
 export * from "./waiter_storm.ts";
 export * from "./rinha_bench.ts";
 export * from "./machine.ts";
+export * from "./memory_bench.ts";

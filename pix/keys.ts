@@ -9,7 +9,10 @@ export const PROCESSED_COUNT_KEY = "processed_count";
 export const TOTAL_AMOUNT_KEY = "total_amount";
 /** Exact sum confirmed in cents (string int): the source of truth. */
 export const TOTAL_AMOUNT_CENTS_KEY = "total_amount_cents";
-/** Idempotency marks: `pix:done:<transaction_id>` holds the stream id that counted it. */
+/**
+ * Idempotency marks: `pix:done:<transaction_id>` holds `<fingerprint>:<origin>`, the counted
+ * payment's fingerprint and the stream id (or source list) that counted it (`parseMark`).
+ */
 export const DONE_MARK_PREFIX = "pix:done:";
 /** Latency summary the consumer publishes (hash; see README). */
 export const LATENCY_KEY = "pix:latency";

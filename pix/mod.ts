@@ -10,4 +10,5 @@ export * from "./pix_keys.ts";
 export * from "./keys.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
+export * from "./fingerprint.ts";
 export * from "./schema.ts";

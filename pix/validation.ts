@@ -39,7 +39,14 @@ export const ErrorCode = {
   PAYER_NAME_TOO_SHORT: 1601,
   PAYLOAD_MALFORMED: 1403,
   FIELD_REPEATED: 1404,
+  // The transaction_id was already counted for another payment (amount, backend or PIX keys):
+  // the HTTP gateway answers it 409.
+  TRANSACTION_CONFLICT: 1701,
   MAX_DELIVERIES_EXCEEDED: 2001,
+  // One entry's own key is unusable; that entry alone is dead-lettered, the rest of its batch
+  // applies (consumer/lua/includes/confirm.lua).
+  CONFIRMATION_STREAM_WRONG_TYPE: 2101,
+  MARK_WRONG_TYPE: 2102,
   // The HTTP gateway's own refusals (the request, not the payment, is at fault).
   REQUEST_BODY_TOO_LARGE: 3001,
   REQUEST_CONTENT_TYPE: 3002,

@@ -238,7 +238,7 @@ Deno.test(
     );
 
     assert.equal(await count(redis), 600);
-    assert.deepEqual(stats, { read: 601, counted: 600, rejected: 1, claimed: 20 });
+    assert.deepEqual(stats, { read: 601, counted: 600, duplicates: 0, rejected: 1, claimed: 20 });
     const { cents, text } = sumAmounts(payments);
     assert.equal(await redis.get("total_amount_cents"), cents.toString());
     assert.equal(await redis.get("total_amount"), text);

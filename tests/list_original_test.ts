@@ -8,7 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { ListConsumer, type ListConsumerBase, ReliableListConsumer } from "@fastpix/fifo_list_demo";
-import { DONE_MARK_PREFIX, parseAmountCents, type PaymentMessage } from "@fastpix/pix";
+import {
+  DONE_MARK_PREFIX,
+  parseAmountCents,
+  parseMark,
+  paymentFingerprint,
+  type PaymentMessage,
+} from "@fastpix/pix";
 import { type Redis } from "@fastpix/infra";
 import { startGatewayProcess } from "@fastpix/loadtest";
 import { freePort } from "@fastpix/testing";
@@ -113,8 +119,12 @@ for (const design of ["list", "list-reliable"] as const) {
       assert.equal(await redis.get("total_amount_cents"), expected.toString());
       assert.equal(await redis.get("total_amount"), brl(expected));
       assert.equal(await redis.exists(`${SOURCE}:dlq`), 0, "no dead letters");
+      // Each mark: the payment's fingerprint (no backend, no PIX keys) and the list that counted it.
       for (const o of originals) {
-        assert.equal(await redis.get(`${DONE_MARK_PREFIX}${o.tx}`), SOURCE, o.tx);
+        assert.deepEqual(parseMark((await redis.get(`${DONE_MARK_PREFIX}${o.tx}`))!), {
+          fingerprint: paymentFingerprint({ amountCents: o.cents, backendId: "", fields: {} }),
+          origin: SOURCE,
+        }, o.tx);
       }
       // Confirmations go to the backends named, and only there: none for the original's payloads.
       assert.deepEqual(await responseStreams(redis), [

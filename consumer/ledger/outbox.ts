@@ -15,7 +15,7 @@ import {
   uuidv7,
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
-import { type Batch, batchEntries, processBatchScript } from "../batch_args.ts";
+import { type Batch, batchEntries, type BatchReply, processBatchScript } from "../batch_args.ts";
 import type { OutboxBatch, OutboxRow } from "./types.ts";
 import { encodeBatch } from "./write_rows.ts";
 
@@ -73,10 +73,10 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
     release() {
       released = true;
     },
-    async apply(redis: Redis, batch: Batch, info: BatchInfo): Promise<number[]> {
+    async apply(redis: Redis, batch: Batch, info: BatchInfo): Promise<BatchReply> {
       const rows = batchRows(batch, info);
       if (rows.length === 0) {
-        return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
+        return await processBatchScript.run(redis, batch.keys, batch.args) as BatchReply;
       }
       const now = Date.now();
       const entry: OutboxBatch = {
@@ -121,7 +121,7 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
       if (Number(backlog) > options.maxBacklog && !released) {
         await waitForBacklog(redis, backlogKey, Number(backlog));
       }
-      return counts as number[];
+      return counts as BatchReply;
     },
   };
 
