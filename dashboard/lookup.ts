@@ -15,8 +15,8 @@
  * - in the ledger: one indexed row (`payments.transaction_id` is unique), when there is a ledger.
  * @module
  */
-import { fieldsToRecord, formatCount as count } from "@fastpix/pix";
-import { errorMessage, type Redis } from "@fastpix/infra";
+import { fieldsToRecord, formatCount as count, parseMark } from "@fastpix/pix";
+import { compareIds, errorMessage, type Redis } from "@fastpix/infra";
 import { markPrefixOf, recentDeadLetters, type Sql } from "@fastpix/consumer";
 import { maskFields, maskText } from "./masking.ts";
 import { type DeadLetterView, deadLetterView } from "./dead_letters.ts";
@@ -121,16 +121,13 @@ export const MAX_TRANSACTION_ID_LENGTH = 256;
 /** Most confirmation streams read per lookup (one per backend the payment was seen with). */
 const MAX_BACKENDS = 4;
 
-/** The stream id a mark's value starts with (`<id>` or `<id>|<anything>`), or null. */
+/**
+ * The stream id a mark names (`<fingerprint>:<id>`, or `<id>` alone in an older mark), or null
+ * when it names something else (a list design's source list).
+ */
 export function markStreamId(value: string): string | null {
-  return /^(\d+-\d+)/.exec(value)?.[1] ?? null;
-}
-
-/** Orders two stream ids (`<ms>-<seq>`). */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split("-").map(BigInt);
-  const [bm, bs] = b.split("-").map(BigInt);
-  return am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+  const { origin } = parseMark(value);
+  return /^\d+-\d+$/.test(origin) ? origin : null;
 }
 
 const timeOf = (id: string) => id.split("-")[0];

@@ -15,6 +15,7 @@ import {
   writeBatches,
 } from "@fastpix/consumer";
 import type { Logger } from "@fastpix/infra";
+import { markValue } from "@fastpix/pix";
 import { streamEnqueuer } from "@fastpix/queue";
 import {
   type DashboardOptions,
@@ -82,7 +83,7 @@ Deno.test(
       const queuedId = await addRaw(redis, { transaction_id: "queued-1", backend_id: "7" });
       // A mark as the consumers will soon write it: the stream id, then a fingerprint.
       const fpId = await addRaw(redis, { transaction_id: "fp-1", backend_id: "7" });
-      await redis.set("pix:done:fp-1", `${fpId}|sha256:00ff`);
+      await redis.set("pix:done:fp-1", markValue({ fingerprint: "Zx9_-0aB", origin: fpId }));
 
       const confirmed = await lookupPayment(redis, paid.transaction_id, lookupOptions());
       assert.equal(confirmed.state, "confirmed", confirmed.summary);
@@ -118,7 +119,9 @@ Deno.test(
       assert.equal(dead.entries[0].delivery, "acknowledged");
       const revealed = await lookupPayment(redis, "dlq-1", lookupOptions({ reveal: true }));
       assert.equal(revealed.deadLetters[0].fields?.payer_key, "not a key at all");
-      assert.match(revealed.deadLetters[0].reason, /not a key at all/);
+      // Rejection reasons never quote the key (personal data): revealing shows the field only.
+      assert.match(revealed.deadLetters[0].reason, /^Cannot accept payer_key of 16 characters/);
+      assert.doesNotMatch(revealed.deadLetters[0].reason, /not a key at all/);
 
       const pending = await lookupPayment(redis, "pending-1", lookupOptions());
       assert.equal(pending.state, "pending", pending.summary);
