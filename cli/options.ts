@@ -9,7 +9,7 @@ import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN } from "@fastpix/pix";
 import { parseAmountCents } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
-import { MAX_PARTITIONS, parseShare } from "@fastpix/infra";
+import { MAX_PARTITIONS, parseShare, redactUrl } from "@fastpix/infra";
 import { parseHostPort } from "@fastpix/infra";
 
 /** Parser for a whole number in `[min, max]`. */
@@ -33,18 +33,55 @@ export function parseBoolean(text: string): boolean {
   throw new InvalidArgumentError("Expected true or false.");
 }
 
-/** Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). */
-export function parseRedisUrl(text: string): string {
-  let url: URL;
+/**
+ * A URL whose userinfo may hold unencoded reserved characters (`postgres://u:p#s/s?@host/db`, as
+ * people paste passwords), percent-encoded so that URL parsers read it as meant: the userinfo ends
+ * at the last `@`, `%XX` sequences are kept, everything else reserved is encoded. A URL that
+ * needs nothing comes back unchanged.
+ */
+export function encodeUserinfo(text: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text)?.[0];
+  if (scheme === undefined) return text;
+  const rest = text.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return text;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  const encode = (part: string) =>
+    part.replace(/%[0-9A-Fa-f]{2}|[^]/gu, (c) => c.length === 3 ? c : encodeURIComponent(c));
+  const encoded = colon < 0
+    ? encode(userinfo)
+    : `${encode(userinfo.slice(0, colon))}:${encode(userinfo.slice(colon + 1))}`;
+  return encoded === userinfo ? text : `${scheme}${encoded}${rest.slice(at)}`;
+}
+
+/**
+ * Parses a URL of one of `protocols` after {@link encodeUserinfo}; a bad one is a one-line
+ * {@link UserError} that shows the URL without its password (commander would print it whole).
+ */
+function parseSecretUrl(text: string, protocols: string[], expected: string): string {
+  let url: URL | undefined;
+  let normalized = text;
   try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError("Expected a URL such as redis://localhost:6379.");
+    normalized = encodeUserinfo(text);
+    url = new URL(normalized);
+  } catch { /* reported below */ }
+  if (url === undefined || !protocols.includes(url.protocol)) {
+    throw new UserError(`Cannot use ${redactUrl(text) || '""'}: expected ${expected}`);
   }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new InvalidArgumentError("Expected a redis:// or rediss:// URL.");
-  }
-  return text;
+  return normalized;
+}
+
+/**
+ * Parser for a Redis URL (`redis://[[user]:password@]host:port[/db]` or `rediss://`); reserved
+ * characters in the password need no percent-encoding.
+ */
+export function parseRedisUrl(text: string): string {
+  return parseSecretUrl(
+    text,
+    ["redis:", "rediss:"],
+    "a Redis URL such as redis://localhost:6379 or rediss://:password@host:6380/0",
+  );
 }
 
 /** Parser for an http:// or https:// URL (a trailing slash is dropped). */
@@ -168,21 +205,17 @@ export const maxAmountOption = () =>
   new Option("--max-amount <brl>", "largest accepted payment").env("PIX_MAX_AMOUNT")
     .default(100_000_000, "1000000.00").argParser(parseAmountOption);
 
-/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
+/**
+ * Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none);
+ * reserved characters in the password need no percent-encoding.
+ */
 export function parsePostgresDsn(text: string): string {
   if (text === "") return text; // set but empty: no ledger
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError(
-      "Expected a URL such as postgres://user@localhost:5432/fastpix.",
-    );
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new InvalidArgumentError("Expected a postgres:// or postgresql:// URL.");
-  }
-  return text;
+  return parseSecretUrl(
+    text,
+    ["postgres:", "postgresql:"],
+    "a PostgreSQL URL such as postgres://user:password@localhost:5432/fastpix",
+  );
 }
 
 /** `--postgres-dsn` / `POSTGRES_DSN` (unset: ledger off). */

@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./redis.ts";
+export * from "./redact.ts";
 export * from "./lua_script.ts";
 export * from "./partitions.ts";
 export * from "./log.ts";

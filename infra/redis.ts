@@ -7,6 +7,7 @@ import { Cluster, Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { backoffMs } from "./async.ts";
+import { redactUrl } from "./redact.ts";
 
 export { Cluster, Redis };
 
@@ -39,17 +40,6 @@ export interface RedisOptions {
 /** Whether `error` is ioredis' watchdog firing (set with `commandTimeoutMs`). */
 export function isCommandTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === "Command timed out";
-}
-
-/** The URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return url;
-  }
 }
 
 /** Opens a connection (lazily: the first command connects). */
