@@ -35,6 +35,7 @@ import {
   sumAmounts,
   waitFor,
 } from "./_helpers.ts";
+import { finishedWithin } from "./_pg_helpers.ts";
 
 const STREAM = "pix_payments";
 
@@ -423,5 +424,36 @@ Deno.test(
       redis.disconnect();
       await sql.end();
     }
+  },
+);
+
+Deno.test(
+  "the consumer and stats refuse a database whose applied migration was edited, naming it",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    await using pg = await startPostgres();
+    const dsn = await pg.createDatabase("edited");
+    const sql = connectPostgres(dsn);
+    try {
+      await migrate(sql);
+      await sql`UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2`;
+    } finally {
+      await sql.end();
+    }
+    const consumer = await finishedWithin(
+      spawnConsumer(server.url, { name: "c", env: { POSTGRES_DSN: dsn } }),
+      10_000,
+    );
+    assert.ok(!consumer.timedOut, `the consumer did not refuse to start:\n${consumer.output}`);
+    assert.equal(consumer.code, 2, consumer.output);
+    const line =
+      "Migration 0002_monitor_views differs from the one applied to this database (checksum mismatch)";
+    assert.equal(consumer.output.trim().split("\n").length, 1, consumer.output);
+    assert.ok(consumer.output.startsWith(`consume: ${line}`), consumer.output);
+    const stats = await new ChildTool("consumer/stats_command.ts", { env: { POSTGRES_DSN: dsn } })
+      .finished();
+    assert.equal(stats.code, 2, stats.output);
+    assert.ok(stats.output.startsWith(`stats: ${line}`), stats.output);
   },
 );
