@@ -5,7 +5,7 @@
  * Kept in one file so a later move from commander to Cliffy stays local.
  * @module
  */
-import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN } from "@fastpix/pix";
 import { parseAmountCents } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
@@ -222,6 +222,49 @@ export function parsePostgresDsn(text: string): string {
 export const postgresDsnOption = () =>
   new Option("--postgres-dsn <dsn>", "PostgreSQL ledger (unset: no ledger)").env("POSTGRES_DSN")
     .argParser(parsePostgresDsn);
+
+/** `--postgres-connect-timeout-ms` / `POSTGRES_CONNECT_TIMEOUT_MS`: connect and log in. */
+export const postgresConnectTimeoutOption = () =>
+  new Option("--postgres-connect-timeout-ms <ms>", "PostgreSQL connect (and log-in) timeout")
+    .env("POSTGRES_CONNECT_TIMEOUT_MS").default(5000).argParser(intIn(100, 600_000));
+
+/** `--postgres-statement-timeout-ms` / `POSTGRES_STATEMENT_TIMEOUT_MS`: one statement. */
+export const postgresStatementTimeoutOption = () =>
+  new Option("--postgres-statement-timeout-ms <ms>", "PostgreSQL statement timeout")
+    .env("POSTGRES_STATEMENT_TIMEOUT_MS").default(10_000).argParser(intIn(100, 3_600_000));
+
+/**
+ * `--postgres-idle-in-transaction-timeout-ms` / `POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS`: how long
+ * PostgreSQL keeps a session that sits idle inside a transaction.
+ */
+export const postgresIdleTimeoutOption = () =>
+  new Option(
+    "--postgres-idle-in-transaction-timeout-ms <ms>",
+    "PostgreSQL ends a session idle in a transaction this long",
+  ).env("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS").default(10_000)
+    .argParser(intIn(100, 3_600_000));
+
+/** A command that talks to PostgreSQL: `--postgres-dsn` and the three timeouts already added. */
+export function postgresCommand(name: string) {
+  return new Command(name)
+    .addOption(postgresDsnOption())
+    .addOption(postgresConnectTimeoutOption())
+    .addOption(postgresStatementTimeoutOption())
+    .addOption(postgresIdleTimeoutOption());
+}
+
+/** The PostgreSQL timeouts (`postgres*TimeoutOption`) from parsed options. */
+export function postgresTimeouts(opts: {
+  postgresConnectTimeoutMs: number;
+  postgresStatementTimeoutMs: number;
+  postgresIdleInTransactionTimeoutMs: number;
+}): { connectMs: number; statementMs: number; idleInTransactionMs: number } {
+  return {
+    connectMs: opts.postgresConnectTimeoutMs,
+    statementMs: opts.postgresStatementTimeoutMs,
+    idleInTransactionMs: opts.postgresIdleInTransactionTimeoutMs,
+  };
+}
 
 /** `--ledger-max-backlog` / `LEDGER_MAX_BACKLOG`. */
 export const ledgerMaxBacklogOption = () =>

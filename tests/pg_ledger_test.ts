@@ -16,11 +16,10 @@ import {
   parseOutbox,
   type RawEntry,
   readLedgerStats,
-  type Sql,
   writeBatches,
 } from "@fastpix/consumer";
-import { DEFAULT_LIMITS, dlqKey, ledgerBacklogKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
-import { type Redis, sleep } from "@fastpix/infra";
+import { DEFAULT_LIMITS, dlqKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
+import { sleep } from "@fastpix/infra";
 import {
   addRaw,
   ChildTool,
@@ -35,29 +34,15 @@ import {
   sumAmounts,
   waitFor,
 } from "./_helpers.ts";
-import { finishedWithin } from "./_pg_helpers.ts";
+import {
+  assertLedgerMatchesRedis,
+  backlog,
+  count,
+  finishedWithin,
+  ledgerTotals,
+} from "./_pg_helpers.ts";
 
 const STREAM = "pix_payments";
-
-async function ledgerTotals(sql: Sql) {
-  const [row] = await sql`
-    SELECT count(*) FILTER (WHERE status = 'done')::int AS done,
-           coalesce(sum(amount) FILTER (WHERE status = 'done'), 0)::text AS amount,
-           count(*) FILTER (WHERE status = 'error')::int AS errors
-    FROM payments`;
-  return row as unknown as { done: number; amount: string; errors: number };
-}
-
-const count = async (redis: Redis) => Number(await redis.get("processed_count"));
-const backlog = async (redis: Redis) => Number(await redis.get(ledgerBacklogKey(STREAM)));
-
-/** Everything the ledger must equal once the run is over. */
-async function assertLedgerMatchesRedis(redis: Redis, sql: Sql) {
-  const totals = await ledgerTotals(sql);
-  assert.equal(totals.done, await count(redis));
-  assert.equal(totals.amount, await redis.get("total_amount"));
-  assert.equal(totals.errors, await redis.xlen(dlqKey(STREAM)));
-}
 
 Deno.test(
   "migrations: applied once and in order, a second or concurrent run changes nothing, an edited one is refused",
