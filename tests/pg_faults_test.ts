@@ -11,7 +11,7 @@ import {
   ChildTool,
   client,
   INTEGRATION,
-  type PostgresServer,
+  PostgresServer,
   sendPayments,
   spawnConsumer,
   startPostgres,
@@ -455,6 +455,77 @@ Deno.test(
       );
     } finally {
       redis.disconnect();
+    }
+  },
+);
+
+Deno.test(
+  "a TLS certificate that does not verify ends the consumer and migrate in one line",
+  INTEGRATION,
+  async () => {
+    // A private server with TLS on and a self-signed certificate.
+    const dir = await Deno.makeTempDir({ prefix: "fastpix-tls-" });
+    const [key, crt] = [`${dir}/server.key`, `${dir}/server.crt`];
+    const openssl = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        crt,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output(); // deno-fmt-ignore
+    assert.ok(openssl.success, "openssl could not make a certificate");
+    await Deno.chmod(key, 0o600);
+    await Deno.chmod(dir, 0o755);
+    if (Deno.uid() === 0) {
+      await new Deno.Command("chown", { args: ["postgres:postgres", key, crt] }).output();
+    }
+    await using server = await startRedis();
+    await using pg = await PostgresServer.start({
+      settings: { ssl: "on", ssl_cert_file: crt, ssl_key_file: key },
+    });
+    try {
+      const dsn = `${await pg.createDatabase("tls")}?sslmode=verify-full`;
+      const consumer = await finishedWithin(
+        spawnConsumer(server.url, { name: "tls", env: { POSTGRES_DSN: dsn } }),
+        10_000,
+      );
+      assert.ok(!consumer.timedOut, `the consumer did not stop:\n${consumer.output}`);
+      assert.equal(consumer.code, 2, consumer.output);
+      assert.match(
+        consumer.output.trim().split("\n").at(-1)!,
+        /^consume: PostgreSQL at \S+\/tls\?sslmode=verify-full refused: the TLS certificate was rejected: self-signed certificate: fix POSTGRES_DSN$/,
+      );
+      const migrateRun = await finishedWithin(
+        new ChildTool("consumer/migrate_command.ts", { env: { POSTGRES_DSN: dsn } }),
+        10_000,
+      );
+      assert.equal(migrateRun.code, 2, migrateRun.output);
+      assert.match(
+        migrateRun.output,
+        /^migrate: PostgreSQL at \S+ refused: the TLS certificate was rejected/,
+      );
+      // The same server with TLS required but not verified is fine.
+      const ok = await finishedWithin(
+        new ChildTool("consumer/migrate_command.ts", {
+          env: { POSTGRES_DSN: dsn.replace("verify-full", "require") },
+        }),
+        20_000,
+      );
+      assert.equal(ok.code, 0, ok.output);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
