@@ -3,7 +3,7 @@ import { unhealableReason } from "./unhealable.ts";
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
-Deno.test("errors no retry heals: PostgreSQL auth, permission, database; Redis auth; DNS; TLS", () => {
+Deno.test("unhealableReason: PostgreSQL auth, permission, database; Redis auth; DNS; TLS, and nothing a retry may heal", () => {
   const cases: [unknown, RegExp][] = [
     [
       withCode('password authentication failed for user "fastpix"', "28P01"),
@@ -60,9 +60,7 @@ Deno.test("errors no retry heals: PostgreSQL auth, permission, database; Redis a
   for (const [error, reason] of cases) {
     assert.match(unhealableReason(error) ?? "(healable)", reason, String(error));
   }
-});
-
-Deno.test("errors a retry may heal are not unhealable", () => {
+  // Errors a retry may heal are not.
   for (
     const error of [
       withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED"),
