@@ -213,7 +213,7 @@ export class Postgres {
       };
       if (options.signal?.aborted || replaced.aborted) onAbort();
     });
-    const work = operation(sql);
+    const work = Promise.resolve().then(() => operation(sql));
     work.catch(() => {}); // abandoned when the deadline wins
     try {
       return await Promise.race([work, stop]);
@@ -241,7 +241,10 @@ export class Postgres {
     endQuietly(old);
   }
 
-  /** Closes the client (waiting at most `timeoutMs` for queries in flight) and drops the guard. */
+  /**
+   * Closes the client and drops the guard: operations in flight through {@link run} fail at once,
+   * and the connections get at most `timeoutMs` to close cleanly.
+   */
   async end(timeoutMs = 1000): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
