@@ -6,15 +6,16 @@
  * deadline, or whose driver failed, is replaced by a fresh one.
  *
  * The driver guard: postgres.js 3.4.x can throw `TypeError: Cannot read properties of null
- * (reading 'write')` from a `setImmediate` callback after a connection closed (a backend killed, a
- * server restarting): `nextWrite` runs after `closed()` set `socket = null`
- * (porsager/postgres#1154 and #1066, unfixed in 3.4.9, the latest; the guard of PR #1168 is not
- * released; in Deno the pending immediate fires although `closed()` cleared it, see
- * denoland/deno#34667). The throw escapes every `await`, so it would end the process. While a
- * {@link Postgres} is open, {@link Postgres} guards the process: an uncaught error or unhandled
- * rejection whose top frame is in the driver is logged and swallowed, and every open client is
- * replaced (the failed connection keeps its unsent bytes and would never connect again); the
- * operations in flight fail with a connection error, and their callers retry.
+ * (reading 'write')` from its `setImmediate(nextWrite)` callback when the connection closed first
+ * (a backend killed, a server restarting or recovering from a crash): `closed()` has set
+ * `socket = null` (porsager/postgres#1154 and #1066; the guard of PR #1168 is not released, and
+ * 3.4.9, pinned here, is the latest version; under Deno see also denoland/deno#34667). The throw
+ * escapes every `await`, so it would end the process. While a {@link Postgres} is open, the process
+ * is guarded: an uncaught error or unhandled rejection whose top stack frame is in the driver is
+ * logged and swallowed, and every open client is replaced (the failed connection keeps its unsent
+ * bytes and its stale timer, and would never connect again); the operations in flight fail with a
+ * connection error (`DRIVER_FAILED`), and their callers retry. Remove the guard once a release
+ * fixes the driver (`tests/pg_faults_test.ts` kills backends under load to show it).
  * @module
  */
 import postgres from "postgres";
