@@ -5,7 +5,7 @@
  * Kept in one file so a later move from commander to Cliffy stays local.
  * @module
  */
-import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN, DEFAULT_LIMITS, DEFAULT_MIN_TIMESTAMP_MS } from "@fastpix/pix";
 import { DEFAULT_LIST_BASE, type ListNaming } from "@fastpix/pix";
 import { parseAmountCents, parseTimestamp, type ValidationLimits } from "@fastpix/pix";
@@ -35,21 +35,54 @@ export function parseBoolean(text: string): boolean {
 }
 
 /**
- * Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). A bad one ends the command
- * with one line that shows it without its password (commander's own message would print it whole).
+ * A URL whose userinfo may hold unencoded reserved characters (`postgres://u:p#s/s?@host/db`, as
+ * people paste passwords), percent-encoded so that URL parsers read it as meant: the userinfo ends
+ * at the last `@`, `%XX` sequences are kept, everything else reserved is encoded. A URL that
+ * needs nothing comes back unchanged.
+ */
+export function encodeUserinfo(text: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text)?.[0];
+  if (scheme === undefined) return text;
+  const rest = text.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return text;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  const encode = (part: string) =>
+    part.replace(/%[0-9A-Fa-f]{2}|[^]/gu, (c) => c.length === 3 ? c : encodeURIComponent(c));
+  const encoded = colon < 0
+    ? encode(userinfo)
+    : `${encode(userinfo.slice(0, colon))}:${encode(userinfo.slice(colon + 1))}`;
+  return encoded === userinfo ? text : `${scheme}${encoded}${rest.slice(at)}`;
+}
+
+/**
+ * Parses a URL of one of `protocols` after {@link encodeUserinfo}; a bad one is a one-line
+ * {@link UserError} that shows the URL without its password (commander would print it whole).
+ */
+function parseSecretUrl(text: string, protocols: string[], expected: string): string {
+  let url: URL | undefined;
+  let normalized = text;
+  try {
+    normalized = encodeUserinfo(text);
+    url = new URL(normalized);
+  } catch { /* reported below */ }
+  if (url === undefined || !protocols.includes(url.protocol)) {
+    throw new UserError(`Cannot use ${redactUrl(text) || '""'}: expected ${expected}`);
+  }
+  return normalized;
+}
+
+/**
+ * Parser for a Redis URL (`redis://[[user]:password@]host:port[/db]` or `rediss://`); reserved
+ * characters in the password need no percent-encoding.
  */
 export function parseRedisUrl(text: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch { /* said below */ }
-  if (url === undefined || (url.protocol !== "redis:" && url.protocol !== "rediss:")) {
-    throw new UserError(
-      `Cannot use the Redis URL ${redactUrl(text) || '""'} (--redis-url, REDIS_URL): expected ` +
-        "redis://[[user]:password@]host:port[/db] or rediss://...",
-    );
-  }
-  return text;
+  return parseSecretUrl(
+    text,
+    ["redis:", "rediss:"],
+    "a Redis URL such as redis://localhost:6379 or rediss://:password@host:6380/0",
+  );
 }
 
 /** Parser for an http:// or https:// URL (a trailing slash is dropped). */
@@ -256,27 +289,66 @@ export function validationLimits(
   };
 }
 
-/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
+/**
+ * Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none);
+ * reserved characters in the password need no percent-encoding.
+ */
 export function parsePostgresDsn(text: string): string {
   if (text === "") return text; // set but empty: no ledger
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError(
-      "Expected a URL such as postgres://user@localhost:5432/fastpix.",
-    );
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new InvalidArgumentError("Expected a postgres:// or postgresql:// URL.");
-  }
-  return text;
+  return parseSecretUrl(
+    text,
+    ["postgres:", "postgresql:"],
+    "a PostgreSQL URL such as postgres://user:password@localhost:5432/fastpix",
+  );
 }
 
 /** `--postgres-dsn` / `POSTGRES_DSN` (unset: ledger off). */
 export const postgresDsnOption = () =>
   new Option("--postgres-dsn <dsn>", "PostgreSQL ledger (unset: no ledger)").env("POSTGRES_DSN")
     .argParser(parsePostgresDsn);
+
+/** `--postgres-connect-timeout-ms` / `POSTGRES_CONNECT_TIMEOUT_MS`: connect and log in. */
+export const postgresConnectTimeoutOption = () =>
+  new Option("--postgres-connect-timeout-ms <ms>", "PostgreSQL connect (and log-in) timeout")
+    .env("POSTGRES_CONNECT_TIMEOUT_MS").default(5000).argParser(intIn(100, 600_000));
+
+/** `--postgres-statement-timeout-ms` / `POSTGRES_STATEMENT_TIMEOUT_MS`: one statement. */
+export const postgresStatementTimeoutOption = () =>
+  new Option("--postgres-statement-timeout-ms <ms>", "PostgreSQL statement timeout")
+    .env("POSTGRES_STATEMENT_TIMEOUT_MS").default(10_000).argParser(intIn(100, 3_600_000));
+
+/**
+ * `--postgres-idle-in-transaction-timeout-ms` / `POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS`: how long
+ * PostgreSQL keeps a session that sits idle inside a transaction.
+ */
+export const postgresIdleTimeoutOption = () =>
+  new Option(
+    "--postgres-idle-in-transaction-timeout-ms <ms>",
+    "PostgreSQL ends a session idle in a transaction this long",
+  ).env("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS").default(10_000)
+    .argParser(intIn(100, 3_600_000));
+
+/** A command that talks to PostgreSQL: `--postgres-dsn` and the three timeouts already added. */
+export function postgresCommand(name: string) {
+  return new Command(name)
+    .addOption(postgresDsnOption())
+    .addOption(postgresConnectTimeoutOption())
+    .addOption(postgresStatementTimeoutOption())
+    .addOption(postgresIdleTimeoutOption());
+}
+
+/** The PostgreSQL timeouts (`postgres*TimeoutOption`) from parsed options. */
+export function postgresTimeouts(opts: {
+  postgresConnectTimeoutMs: number;
+  postgresStatementTimeoutMs: number;
+  postgresIdleInTransactionTimeoutMs: number;
+}): { connectMs: number; statementMs: number; idleInTransactionMs: number } {
+  return {
+    connectMs: opts.postgresConnectTimeoutMs,
+    statementMs: opts.postgresStatementTimeoutMs,
+    idleInTransactionMs: opts.postgresIdleInTransactionTimeoutMs,
+  };
+}
 
 /** `--ledger-max-backlog` / `LEDGER_MAX_BACKLOG`. */
 export const ledgerMaxBacklogOption = () =>

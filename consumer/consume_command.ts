@@ -18,7 +18,11 @@ import {
   maxDeliveriesOption,
   partitionsOfOption,
   partitionsOption,
+  postgresConnectTimeoutOption,
   postgresDsnOption,
+  postgresIdleTimeoutOption,
+  postgresStatementTimeoutOption,
+  postgresTimeouts,
   redisClusterOption,
   redisUrlOption,
   resolveMaxDeliveries,
@@ -33,7 +37,7 @@ import {
   timestampMinOption,
   validationLimits,
 } from "@fastpix/cli";
-import { createLogger, describeTarget, ownedPartitions, redactUrl } from "@fastpix/infra";
+import { createLogger, describeTarget, ownedPartitions } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
@@ -67,6 +71,9 @@ const program = new Command("consume")
   .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
   .addOption(settleMsOption())
   .addOption(postgresDsnOption())
+  .addOption(postgresConnectTimeoutOption())
+  .addOption(postgresStatementTimeoutOption())
+  .addOption(postgresIdleTimeoutOption())
   .addOption(ledgerMaxBacklogOption())
   .action(async (opts) => {
     const log = createLogger("consume");
@@ -81,6 +88,10 @@ const program = new Command("consume")
         "The PostgreSQL ledger works with the single-stream layout only: unset POSTGRES_DSN, or REDIS_CLUSTER and PARTITIONS",
       );
     }
+    // PostgreSQL failing in a way no retry heals (a wrong password, a dropped database) stops the
+    // consumers and ends the process with that one line.
+    let fatal: string | undefined;
+    let stopAll = () => {};
     const ledger = opts.postgresDsn
       ? await Ledger.open({
         dsn: opts.postgresDsn,
@@ -89,6 +100,11 @@ const program = new Command("consume")
         consumerName: opts.consumerName,
         maxBacklog: opts.ledgerMaxBacklog,
         claimIdleMs: opts.idleThresholdMs,
+        timeouts: postgresTimeouts(opts),
+        onFatal: (reason) => {
+          fatal = reason;
+          stopAll();
+        },
       })
       : undefined;
     const pool = new ConsumerPool(
@@ -113,21 +129,24 @@ const program = new Command("consume")
       opts.concurrency,
       { count: opts.partitions, owned },
     );
-    const removeSignals = stopOnSignals(() => {
+    stopAll = () => {
       ledger?.hooks.release();
       pool.stop();
-    }, log);
+    };
+    if (fatal !== undefined) stopAll();
+    const removeSignals = stopOnSignals(() => stopAll(), log);
     const what = opts.partitions === 0
       ? opts.stream
       : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
     log.info(
       `consuming ${what} as ${opts.group}/${opts.consumerName} on ${describeTarget(target)}` +
         ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})` +
-        (opts.postgresDsn ? `, ledger ${redactUrl(opts.postgresDsn)}` : ""),
+        (ledger ? `, ledger ${ledger.db.where}` : ""),
     );
     const s = await pool.run();
     if (ledger) {
-      const w = await ledger.close();
+      // Drains the outbox for up to 5 s while PostgreSQL answers; the rest waits in Redis.
+      const w = await ledger.close(fatal === undefined ? 5000 : 0);
       log.info(`ledger: ${w.batches} batches written in ${w.flushes} transactions`);
     }
     log.info(
@@ -135,6 +154,10 @@ const program = new Command("consume")
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,
     );
     removeSignals();
+    if (fatal !== undefined) throw new UserError(fatal);
+    // Connections to a PostgreSQL that stopped answering may still be open (they close when it
+    // answers again); nothing is left to do, so they must not hold the exit.
+    if (ledger) Deno.exit(0);
   });
 
 if (import.meta.main) await runCommand(program);

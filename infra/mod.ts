@@ -4,6 +4,8 @@
  * @module
  */
 export * from "./redis.ts";
+export * from "./redact.ts";
+export * from "./unhealable.ts";
 export * from "./lua_script.ts";
 export * from "./partitions.ts";
 export * from "./log.ts";

@@ -7,6 +7,7 @@ import { Cluster, Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { backoffMs } from "./async.ts";
+import { redactUrl } from "./redact.ts";
 
 export { Cluster, Redis };
 
@@ -122,28 +123,6 @@ export function redisConnectProblem(error: unknown): string | undefined {
 /** Whether `error` is ioredis' watchdog firing (set with `commandTimeoutMs`). */
 export function isCommandTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === "Command timed out";
-}
-
-/** `password=`, `pass=` (and the like) in a query string: the value, up to `&`, `#` or a space. */
-const SECRET_PARAM = /([?&;](?:password|pass|passwd|pwd|secret|token|auth)=)[^&#\s]*/gi;
-
-/**
- * The URL without its secrets, for logs, errors and result files: the password of the userinfo
- * (`user:***@host`) and `password=`/`pass=` query parameters. Works on the text, not on a parsed
- * URL, so a URL that does not parse is redacted too; the userinfo ends at the last `@`, so a
- * password holding `@`, `:`, `#`, `?`, `/` or `%` (encoded or not) is hidden whole. A user name
- * alone (`user@host`) is no secret and stays.
- */
-export function redactUrl(url: string): string {
-  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url)?.[0] ?? "";
-  let rest = url.slice(scheme.length);
-  const at = rest.lastIndexOf("@");
-  if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(":");
-    if (colon >= 0) rest = `${userinfo.slice(0, colon)}:***${rest.slice(at)}`;
-  }
-  return scheme + rest.replace(SECRET_PARAM, "$1***").replace(/\/$/, "");
 }
 
 /** Opens a connection (lazily: the first command connects). */

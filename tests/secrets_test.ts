@@ -97,8 +97,8 @@ Deno.test(
       assert.equal(run.code, 2, run.output);
       assert.equal(
         run.output,
-        "gateway: Cannot use the Redis URL redis://:***@ho st:6379 (--redis-url, REDIS_URL): " +
-          "expected redis://[[user]:password@]host:port[/db] or rediss://...\n",
+        "gateway: Cannot use redis://:***@ho st:6379: expected a Redis URL such as " +
+          "redis://localhost:6379 or rediss://:password@host:6380/0\n",
       );
     }
     // Parses, as something else than meant (a # in the password), and nothing answers there.

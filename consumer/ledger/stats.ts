@@ -5,7 +5,7 @@
  * @module
  */
 import { formatCount as n, formatDecimal, formatMs as ms } from "@fastpix/pix";
-import { connectPostgres, type Sql } from "./postgres.ts";
+import { Postgres, type PostgresTimeouts, type Sql } from "./postgres.ts";
 
 /** Everything `deno task stats` shows. */
 export interface LedgerStats {
@@ -117,22 +117,24 @@ export function formatLedgerStats(stats: LedgerStats): string {
 
 /**
  * A reader of {@link LedgerStats} for a refreshing display (the monitor): it queries at most every
- * `everyMs` and answers the last result in between; `undefined` while PostgreSQL does not answer.
+ * `everyMs` and answers the last result in between; `undefined` while PostgreSQL does not answer
+ * (within the connect and statement timeouts).
  */
 export function ledgerStatsReader(
   dsn: string,
   everyMs = 2000,
+  timeouts: Partial<PostgresTimeouts> = {},
 ): { read: () => Promise<LedgerStats | undefined>; close: () => Promise<void> } {
-  const sql = connectPostgres(dsn);
+  const db = new Postgres(dsn, { timeouts });
   let last: LedgerStats | undefined;
   let readAt = -Infinity;
   return {
     async read() {
       if (Date.now() - readAt < everyMs) return last;
       readAt = Date.now();
-      last = await readLedgerStats(sql).catch(() => undefined);
+      last = await db.run((sql) => readLedgerStats(sql)).catch(() => undefined);
       return last;
     },
-    close: () => sql.end({ timeout: 1 }),
+    close: () => db.end(1000),
   };
 }
