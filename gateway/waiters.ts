@@ -51,6 +51,8 @@ interface Waiter {
   transactionId: string;
   /** The id of its stream entry, once the enqueue said (never, for a design without ids). */
   entryId?: string;
+  /** Answered already (by a confirmation without entry_id, during its enqueue). */
+  settled?: boolean;
   resolve: (c: Confirmation | undefined) => void;
 }
 
@@ -133,7 +135,7 @@ export class ConfirmationWaiters {
         if (left === 0) this.#sending.delete(key);
         else this.#sending.set(key, left);
       }
-      if (typeof entryId === "string") this.#expect(waiter, entryId);
+      if (typeof entryId === "string" && !waiter.settled) this.#expect(waiter, entryId);
       const timer = setTimeout(() => {
         this.#forget(waiter);
         resolve(undefined);
@@ -235,6 +237,7 @@ export class ConfirmationWaiters {
   }
 
   #settle(waiter: Waiter, c: Confirmation): void {
+    waiter.settled = true;
     this.#forget(waiter);
     waiter.resolve(c);
   }
