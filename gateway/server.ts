@@ -326,6 +326,16 @@ export class Gateway {
           return batcher.add(payment);
         },
       });
+      if (confirmation?.error_code === String(ErrorCode.TRANSACTION_CONFLICT)) {
+        // Another payment was counted under this transaction_id: this one was not.
+        return json(409, {
+          error: ERROR_NAMES.get(ErrorCode.TRANSACTION_CONFLICT),
+          code: ErrorCode.TRANSACTION_CONFLICT,
+          message: confirmation.error_message ?? "",
+          ...confirmation,
+          amount: payment.amount,
+        });
+      }
       if (confirmation !== undefined) return json(200, confirmation);
       this.metrics.confirmationTimeout();
       return errorResponse({
