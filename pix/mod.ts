@@ -11,3 +11,4 @@ export * from "./keys.ts";
 export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./schema.ts";
+export * from "./strict_json.ts";
