@@ -53,6 +53,12 @@ export const ErrorCode = {
   CONFIRMATION_TIMEOUT: 3202,
   NOT_FOUND: 3301,
   METHOD_NOT_ALLOWED: 3302,
+  // The HTTP serving layer of both servers (gateway and Rinha API): connections, limits, auth.
+  CONNECTIONS_EXHAUSTED: 3402,
+  IN_FLIGHT_EXHAUSTED: 3403,
+  REQUEST_TIMEOUT: 3404,
+  REQUEST_HEADERS_TOO_LARGE: 3405,
+  REQUEST_MALFORMED: 3406,
 } as const;
 
 /** One of the {@link ErrorCode} values. */

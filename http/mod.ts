@@ -1,0 +1,6 @@
+/**
+ * The HTTP serving layer of the gateway and the Rinha API: an HTTP/1.1 server with timeouts,
+ * connection and in-flight caps and bounded bodies.
+ * @module
+ */
+export * from "./server.ts";
