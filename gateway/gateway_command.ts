@@ -8,6 +8,7 @@ import { createLogger, redactUrl, requireRedis } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import {
   groupOption,
+  httpLimitsOf,
   intIn,
   maxAmountOption,
   parseBoolean,
@@ -19,11 +20,12 @@ import {
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
+  withHttpLimitOptions,
 } from "@fastpix/cli";
 import { DESIGN_NAMES, type DesignName } from "@fastpix/queue";
 import { GATEWAY_DEFAULTS, serveGateway } from "./server.ts";
 
-const program = new Command("gateway")
+const program = withHttpLimitOptions(new Command("gateway"))
   .description("HTTP ingress: POST /pix/payments, GET /health, GET /metrics.")
   .addOption(redisUrlOption())
   .addOption(
@@ -86,6 +88,7 @@ const program = new Command("gateway")
         port: opts.port,
         hostname: opts.hostname,
         reusePort: opts.reusePort,
+        http: httpLimitsOf(opts, opts.maxBodyBytes),
         logger: log,
       });
     } catch (error) {

@@ -1,8 +1,8 @@
 /**
  * The HTTP ingress: `POST /pix/payments` validates and enqueues (micro-batched) into the chosen
  * design and answers 202, or with `wait=true` 200 and the consumer's confirmation (504 on timeout);
- * `GET /health` and `GET /metrics`. Runs on `Deno.serve` with `reusePort`, so several processes
- * can share one port.
+ * `GET /health` and `GET /metrics`. Served by `@fastpix/http` (timeouts, connection and in-flight
+ * caps, bounded bodies) with `reusePort`, so several processes can share one port.
  * @module
  */
 import {
@@ -14,6 +14,7 @@ import {
   type Redis,
 } from "@fastpix/infra";
 import { ErrorCode, type ErrorCodeValue, type ValidationLimits } from "@fastpix/pix";
+import { type HttpLimits, httpLimits, type HttpServer, serveHttp } from "@fastpix/http";
 import { EnqueueBatcher } from "./batcher.ts";
 import {
   bindDesign,
@@ -327,28 +328,45 @@ export interface ServeOptions extends GatewayOptions {
   hostname: string;
   /** Let other processes listen on the same port (the kernel balances connections). */
   reusePort: boolean;
+  /** Timeouts and caps of the serving layer (`maxBodyBytes` is {@link GatewayOptions}'). */
+  http?: Partial<HttpLimits>;
 }
 
 /** A running gateway. */
 export interface RunningGateway {
   gateway: Gateway;
-  server: Deno.HttpServer<Deno.NetAddr>;
+  server: HttpServer;
   /** `http://host:port`. */
   url: string;
   /** Stops accepting, finishes requests in flight, flushes batches, closes connections. */
   stop(): Promise<void>;
 }
 
+/** The route a path is counted under in the metrics. */
+function routeOf(path: string | undefined): Route {
+  return path === "/pix/payments" || path === "/health" || path === "/metrics" ? path : "other";
+}
+
 /** Connects to Redis and serves the gateway. */
 export async function serveGateway(options: ServeOptions): Promise<RunningGateway> {
   const gateway = new Gateway(options);
   await gateway.connect();
-  const server = Deno.serve({
-    port: options.port,
-    hostname: options.hostname,
-    reusePort: options.reusePort,
-    onListen: () => {},
-  }, gateway.handle);
+  const log = options.logger ?? createLogger("gateway");
+  let server: HttpServer;
+  try {
+    server = serveHttp({
+      port: options.port,
+      hostname: options.hostname,
+      reusePort: options.reusePort,
+      limits: httpLimits({ ...options.http, maxBodyBytes: options.maxBodyBytes }),
+      // Refusals of the serving layer (413, 503 past a cap, 408...) count like the handler's.
+      onRefused: (r) => gateway.metrics.observe(routeOf(r.path), r.status, 0),
+      onWarning: (message) => log.warn(message),
+    }, gateway.handle);
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {

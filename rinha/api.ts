@@ -1,9 +1,10 @@
 /**
- * The Rinha backend's HTTP API on `Deno.serve` (several processes share the port with
- * `reusePort`): `POST /payments` validates and queues (one Lua call, 202), `GET /payments-summary`
- * reads the precomputed buckets (one Lua call), `POST /purge-payments` forgets everything.
- * Errors are `{"error": message, "code": n}` with the codes of `ErrorCode` (the gateway's, for the
- * same faults).
+ * The Rinha backend's HTTP API on fastpix's HTTP server (`@fastpix/http`: header, body and idle
+ * timeouts, connection and in-flight caps, bodies cut at `maxBodyBytes`; the processes of one
+ * `rinha start` share the port): `POST /payments` validates and queues (one Lua call, 202),
+ * `GET /payments-summary` reads the precomputed buckets (one Lua call), `POST /purge-payments`
+ * forgets everything. Errors are `{"error": message, "code": n}` with the codes of
+ * `ErrorCode` (the gateway's, for the same faults).
  * @module
  */
 import { parseInstantRange, UUID_PATTERN } from "./wire.ts";
@@ -17,6 +18,13 @@ import {
   parseAmountCents,
   parseJsonObject,
 } from "@fastpix/pix";
+import {
+  type HttpLimits,
+  httpLimits,
+  type HttpReply,
+  type HttpServer,
+  serveHttp,
+} from "@fastpix/http";
 import { RinhaStore, type Summary } from "./store.ts";
 
 /** Largest accepted request body by default, in bytes (`--max-body-bytes`). */
@@ -75,14 +83,18 @@ export interface ApiOptions {
   /** 0 picks a free port. */
   port: number;
   hostname?: string;
-  /** Share the port with other processes (Linux balances connections between them). */
+  /**
+   * Share the port with the other processes of one stack (SO_REUSEPORT; Linux balances
+   * connections between them). Only for a stack that claimed the port: see `@fastpix/http`.
+   */
   reusePort?: boolean;
+  /** Timeouts, caps and the body limit (default: {@link MAX_BODY_BYTES}, the serving defaults). */
+  limits?: Partial<HttpLimits>;
   logger?: Logger;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
-const jsonResponse = (status: number, body: string) =>
-  new Response(body, { status, headers: JSON_HEADERS });
+/** Plain replies: the server writes them without a `Response` round trip (the hot path). */
+const jsonResponse = (status: number, body: string): HttpReply => ({ status, body });
 /** `{"error": message, "code": n}` (no code when none applies). */
 const errorBody = (error: string, code?: ErrorCodeValue) =>
   JSON.stringify(code === undefined ? { error } : { error, code });
@@ -93,8 +105,9 @@ const errorResponse = (status: number, error: string, code?: ErrorCodeValue) =>
 export class RinhaApi {
   readonly redis: Redis;
   #store: RinhaStore;
-  #server!: Deno.HttpServer<Deno.NetAddr>;
+  #server!: HttpServer;
   #log: Logger;
+  #maxBodyBytes: number;
 
   private constructor(options: ApiOptions) {
     this.#log = options.logger ?? createLogger("rinha api");
@@ -104,14 +117,17 @@ export class RinhaApi {
       failFast: true,
     });
     this.#store = new RinhaStore(this.redis);
+    this.#maxBodyBytes = options.limits?.maxBodyBytes ?? MAX_BODY_BYTES;
   }
 
   #listen(options: ApiOptions): void {
-    this.#server = Deno.serve({
+    this.#server = serveHttp({
       port: options.port,
       hostname: options.hostname ?? "127.0.0.1",
       reusePort: options.reusePort ?? false,
-      onListen: () => {},
+      limits: httpLimits({ ...options.limits, maxBodyBytes: this.#maxBodyBytes }),
+      refusalBody: (code, message) => errorBody(message, code),
+      onWarning: (message) => this.#log.warn(message),
     }, (request) => this.handle(request));
   }
 
@@ -134,7 +150,7 @@ export class RinhaApi {
   }
 
   /** Routes one request. */
-  async handle(request: Request): Promise<Response> {
+  async handle(request: Request): Promise<HttpReply> {
     const method = request.method;
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
@@ -161,17 +177,9 @@ export class RinhaApi {
     }
   }
 
-  async #pay(request: Request): Promise<Response> {
-    const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      await request.body?.cancel();
-      return errorResponse(
-        413,
-        `Body is over ${MAX_BODY_BYTES} bytes`,
-        ErrorCode.REQUEST_BODY_TOO_LARGE,
-      );
-    }
-    const parsed = parsePaymentRequest(await request.text());
+  async #pay(request: Request): Promise<HttpReply> {
+    // The server hands over complete bodies of at most maxBodyBytes: reading it is bounded.
+    const parsed = parsePaymentRequest(await request.text(), this.#maxBodyBytes);
     if (!parsed.ok) return errorResponse(parsed.status, parsed.error, parsed.code);
     const queued = await this.#store.enqueue(parsed.correlationId, parsed.cents);
     return jsonResponse(

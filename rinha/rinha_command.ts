@@ -9,15 +9,18 @@ import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typin
 import { ChildTool, type ChildToolOptions, RedisServer } from "@fastpix/testing";
 import { createLogger, redactUrl, requireRedis, sleep } from "@fastpix/infra";
 import {
+  httpLimitArgs,
+  httpLimitsOf,
   idleThresholdOption,
   intIn,
   parseHttpUrl,
   parseRedisUrl,
   redisUrlOption,
   runCommand,
+  withHttpLimitOptions,
 } from "@fastpix/cli";
 import { UserError } from "@fastpix/pix";
-import { RinhaApi } from "./api.ts";
+import { MAX_BODY_BYTES, RinhaApi } from "./api.ts";
 import { DEFAULT_POLICY } from "./router.ts";
 import { RinhaWorker, WORKER_DEFAULTS } from "./worker.ts";
 
@@ -42,6 +45,9 @@ const portOption = () =>
   );
 const hostnameOption = () =>
   new Option("--hostname <host>", "API address").env("RINHA_HOSTNAME").default("127.0.0.1");
+const maxBodyOption = () =>
+  new Option("--max-body-bytes <n>", "larger request bodies get 413 (declared or streamed)")
+    .env("MAX_BODY_BYTES").default(MAX_BODY_BYTES).argParser(intIn(256, 16 * 1024 * 1024));
 
 /** Adds the worker's tuning flags (shared by `worker` and the all-in-one `start`). */
 // deno-lint-ignore ban-types
@@ -82,11 +88,12 @@ function onStopSignal(handler: () => void): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, handler);
 }
 
-const apiCommand = new Command("api")
+const apiCommand = withHttpLimitOptions(new Command("api"))
   .description("Run one API process (shares the port with the others).")
   .addOption(redisUrlOption())
   .addOption(portOption())
   .addOption(hostnameOption())
+  .addOption(maxBodyOption())
   .action(async (opts) => {
     await requireRedis(opts.redisUrl);
     let api: RinhaApi;
@@ -96,6 +103,7 @@ const apiCommand = new Command("api")
         port: opts.port,
         hostname: opts.hostname,
         reusePort: true,
+        limits: httpLimitsOf(opts, opts.maxBodyBytes),
       });
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
@@ -156,7 +164,7 @@ async function waitForHttp(url: string, what: string, timeoutMs = 15_000): Promi
   throw new UserError(`${what} did not answer at ${url} within ${timeoutMs / 1000} s`);
 }
 
-const startCommand = withWorkerOptions(new Command("start"))
+const startCommand = withHttpLimitOptions(withWorkerOptions(new Command("start")))
   .description("Start everything: Redis, processors (unless given), workers and APIs.")
   .addOption(
     new Option("--redis-url <url>", "Redis to use (default: a private redis-server)")
@@ -166,6 +174,7 @@ const startCommand = withWorkerOptions(new Command("start"))
   .addOption(fallbackUrlOption())
   .addOption(portOption())
   .addOption(hostnameOption())
+  .addOption(maxBodyOption())
   .addOption(
     new Option("--apis <n>", "API processes sharing the port").env("RINHA_APIS").default(2)
       .argParser(intIn(1, 64)),
@@ -250,7 +259,14 @@ const startCommand = withWorkerOptions(new Command("start"))
           nice: opts.workerNice,
         });
       }
-      const apiArgs = ["api", "--port", String(opts.port), "--hostname", opts.hostname];
+      const apiArgs = [
+        "api",
+        "--port",
+        String(opts.port),
+        "--hostname",
+        opts.hostname,
+        ...httpLimitArgs(httpLimitsOf(opts, opts.maxBodyBytes)),
+      ];
       for (let i = 1; i <= opts.apis; i++) {
         spawn("rinha/rinha_command.ts", apiArgs, `api ${i}`, { env });
       }
