@@ -1,11 +1,11 @@
 /**
  * Flags of the HTTP serving layer, shared by the gateway and the Rinha API: timeouts, connection
- * and in-flight caps.
+ * and in-flight caps, and the stack id that lets sibling processes share a port.
  * @module
  */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { defaultMaxConnections, HTTP_DEFAULTS, type HttpLimits } from "@fastpix/http";
-import { intIn } from "./options.ts";
+import { intIn, parseName } from "./options.ts";
 
 /** `--headers-timeout-ms` / `HTTP_HEADERS_TIMEOUT_MS`. */
 export const headersTimeoutOption = () =>
@@ -38,6 +38,13 @@ export const maxConnectionsOption = () =>
 export const maxInFlightOption = () =>
   new Option("--max-in-flight <n>", "most requests being read or answered per process (past: 503)")
     .env("HTTP_MAX_IN_FLIGHT").default(HTTP_DEFAULTS.maxInFlight).argParser(intIn(1, 1_000_000));
+
+/** `--port-stack` / `FASTPIX_PORT_STACK`: set by the command that starts sibling processes. */
+export const portStackOption = () =>
+  new Option(
+    "--port-stack <id>",
+    "share the port with the processes of this stack (set by --workers and rinha start)",
+  ).env("FASTPIX_PORT_STACK").argParser(parseName);
 
 /** Adds the serving layer's limit flags (timeouts and caps) to `command`. */
 // deno-lint-ignore ban-types

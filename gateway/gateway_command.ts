@@ -1,6 +1,9 @@
 /**
  * `deno task gateway`: the HTTP ingress. Flags mirror env vars (`PORT`, `GATEWAY_DESIGN`, ...).
  * SIGINT/SIGTERM: stop accepting, answer what is in flight, flush the batches, exit 0.
+ * `--workers N` claims the port and runs N gateway processes sharing it (SO_REUSEPORT among them
+ * only); a gateway alone keeps its port to itself, so a second one on the same port stops with one
+ * line instead of silently taking part of the traffic.
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
@@ -11,7 +14,7 @@ import {
   httpLimitsOf,
   intIn,
   maxAmountOption,
-  parseBoolean,
+  portStackOption,
   redisUrlOption,
   responsePrefixOption,
   runCommand,
@@ -22,8 +25,59 @@ import {
   validationLimits,
   withHttpLimitOptions,
 } from "@fastpix/cli";
+import { checkStack, claimPort, type PortClaim, watchStack } from "@fastpix/http";
 import { DESIGN_NAMES, type DesignName } from "@fastpix/queue";
 import { GATEWAY_DEFAULTS, serveGateway } from "./server.ts";
+
+/**
+ * `--workers N`: claims the port, starts N gateway processes of this stack (this command's own
+ * arguments, `--workers 1 --port-stack <id>`), passes SIGINT/SIGTERM on, and ends when they do;
+ * when one of them exits on its own, the others are stopped and the command exits 1.
+ */
+async function runWorkers(workers: number, port: number, hostname: string): Promise<never> {
+  const log = createLogger("gateway");
+  const claim: PortClaim = await claimPort(port, hostname, `gateway --workers ${workers}`);
+  const script = new URL(import.meta.url).pathname;
+  const children = Array.from({ length: workers }, () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...Deno.args, "--workers", "1", "--port-stack", claim.stack],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn());
+  log.info(`started ${workers} gateway processes on port ${port}: ${children.map((c) => c.pid)}`);
+  let stopping = false;
+  const stopAll = (signal: Deno.Signal) => {
+    for (const child of children) {
+      try {
+        child.kill(signal);
+      } catch { /* gone */ }
+    }
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      stopping = true;
+      stopAll(signal);
+    });
+  }
+  const codes = await new Promise<number[]>((resolve) => {
+    const done: number[] = [];
+    for (const child of children) {
+      child.status.then(({ code }) => {
+        if (!stopping) {
+          stopping = true;
+          log.error(`gateway process ${child.pid} exited with code ${code}: stopping the others`);
+          stopAll("SIGTERM");
+          code = code === 0 ? 1 : code;
+        }
+        done.push(code);
+        if (done.length === children.length) resolve(done);
+      });
+    }
+  });
+  claim.release();
+  Deno.exit(Math.max(...codes));
+}
 
 const program = withHttpLimitOptions(new Command("gateway"))
   .description("HTTP ingress: POST /pix/payments, GET /health, GET /metrics.")
@@ -40,9 +94,10 @@ const program = withHttpLimitOptions(new Command("gateway"))
     new Option("--hostname <address>", "address to listen on").env("HOST").default("0.0.0.0"),
   )
   .addOption(
-    new Option("--reuse-port <bool>", "let several gateway processes share the port")
-      .env("REUSE_PORT").default(true).argParser(parseBoolean),
+    new Option("--workers <n>", "gateway processes sharing the port (one stack)")
+      .env("GATEWAY_WORKERS").default(1).argParser(intIn(1, 256)),
   )
+  .addOption(portStackOption())
   .addOption(streamOption())
   .addOption(groupOption())
   .addOption(responsePrefixOption())
@@ -72,6 +127,21 @@ const program = withHttpLimitOptions(new Command("gateway"))
   )
   .action(async (opts) => {
     const log = createLogger("gateway");
+    if (Deno.env.get("REUSE_PORT") !== undefined) {
+      log.warn(
+        "REUSE_PORT is no longer read: to share the port, start one gateway with --workers N",
+      );
+    }
+    if (opts.workers > 1) {
+      if (opts.port === 0) throw new UserError("--workers needs a fixed --port");
+      if (opts.portStack !== undefined) {
+        throw new UserError("--workers and --port-stack exclude each other");
+      }
+      await requireRedis(opts.redisUrl);
+      return await runWorkers(opts.workers, opts.port, opts.hostname);
+    }
+    const stack = opts.portStack;
+    if (stack !== undefined) checkStack(opts.port, stack);
     await requireRedis(opts.redisUrl);
     let running;
     try {
@@ -87,19 +157,28 @@ const program = withHttpLimitOptions(new Command("gateway"))
         batchDelayMs: opts.batchDelayMs,
         port: opts.port,
         hostname: opts.hostname,
-        reusePort: opts.reusePort,
+        reusePort: stack !== undefined,
         http: httpLimitsOf(opts, opts.maxBodyBytes),
         logger: log,
       });
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
-        throw new UserError(`Cannot listen on port ${opts.port}: it is in use`);
+        throw new UserError(
+          `Cannot listen on port ${opts.port}: it is in use (several gateway processes on one ` +
+            "port: start one gateway with --workers N)",
+        );
       }
       throw error;
     }
     log.info(
       `listening on ${running.url} (design ${opts.design}, Redis ${redactUrl(opts.redisUrl)})`,
     );
+    if (stack !== undefined) {
+      watchStack(opts.port, stack, () => {
+        log.warn("the command that started this stack is gone: stopping");
+        running.stop().then(() => Deno.exit(0));
+      });
+    }
     const removeSignals = stopOnSignals(
       () => {
         running.stop().then(() => Deno.exit(0));

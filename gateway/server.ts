@@ -2,7 +2,7 @@
  * The HTTP ingress: `POST /pix/payments` validates and enqueues (micro-batched) into the chosen
  * design and answers 202, or with `wait=true` 200 and the consumer's confirmation (504 on timeout);
  * `GET /health` and `GET /metrics`. Served by `@fastpix/http` (timeouts, connection and in-flight
- * caps, bounded bodies) with `reusePort`, so several processes can share one port.
+ * caps, bounded bodies); the processes of one `--workers` stack share the port.
  * @module
  */
 import {
@@ -326,7 +326,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export interface ServeOptions extends GatewayOptions {
   port: number;
   hostname: string;
-  /** Let other processes listen on the same port (the kernel balances connections). */
+  /**
+   * Share the port with the other processes of one stack (SO_REUSEPORT: the kernel balances
+   * connections). Only for a stack that claimed the port (`--workers`): see `@fastpix/http`.
+   */
   reusePort: boolean;
   /** Timeouts and caps of the serving layer (`maxBodyBytes` is {@link GatewayOptions}'). */
   http?: Partial<HttpLimits>;

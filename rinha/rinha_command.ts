@@ -2,7 +2,9 @@
  * `deno task rinha`: the Rinha de Backend 2025 backend. With no subcommand it starts everything:
  * Redis (REDIS_URL, or a private redis-server), two processor simulators when no
  * PROCESSOR_*_URL is given, the routing workers, and the API processes sharing port 9999 with
- * `reusePort`. `rinha api` and `rinha worker` run one process of each kind.
+ * `reusePort` (the port claimed for this stack first: a second stack on it stops with one line).
+ * `rinha api` and `rinha worker` run one process of each kind (a lone `rinha api` has its port to
+ * itself).
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
@@ -15,10 +17,12 @@ import {
   intIn,
   parseHttpUrl,
   parseRedisUrl,
+  portStackOption,
   redisUrlOption,
   runCommand,
   withHttpLimitOptions,
 } from "@fastpix/cli";
+import { checkStack, claimPort, type PortClaim, watchStack } from "@fastpix/http";
 import { UserError } from "@fastpix/pix";
 import { MAX_BODY_BYTES, RinhaApi } from "./api.ts";
 import { DEFAULT_POLICY } from "./router.ts";
@@ -89,12 +93,15 @@ function onStopSignal(handler: () => void): void {
 }
 
 const apiCommand = withHttpLimitOptions(new Command("api"))
-  .description("Run one API process (shares the port with the others).")
+  .description("Run one API process (with --port-stack: one of a stack's, sharing the port).")
   .addOption(redisUrlOption())
   .addOption(portOption())
   .addOption(hostnameOption())
   .addOption(maxBodyOption())
+  .addOption(portStackOption())
   .action(async (opts) => {
+    const stack = opts.portStack;
+    if (stack !== undefined) checkStack(opts.port, stack);
     await requireRedis(opts.redisUrl);
     let api: RinhaApi;
     try {
@@ -102,7 +109,7 @@ const apiCommand = withHttpLimitOptions(new Command("api"))
         redisUrl: opts.redisUrl,
         port: opts.port,
         hostname: opts.hostname,
-        reusePort: true,
+        reusePort: stack !== undefined,
         limits: httpLimitsOf(opts, opts.maxBodyBytes),
       });
     } catch (error) {
@@ -112,7 +119,15 @@ const apiCommand = withHttpLimitOptions(new Command("api"))
       throw error;
     }
     log.info(`api listening on http://${opts.hostname}:${api.port} (pid ${Deno.pid})`);
-    await new Promise<void>((resolve) => onStopSignal(resolve));
+    await new Promise<void>((resolve) => {
+      onStopSignal(resolve);
+      if (stack !== undefined) {
+        watchStack(opts.port, stack, () => {
+          log.warn(`the command that started this stack is gone: stopping`);
+          resolve();
+        });
+      }
+    });
     await api.close();
     Deno.exit(0);
   });
@@ -192,6 +207,8 @@ const startCommand = withHttpLimitOptions(withWorkerOptions(new Command("start")
       .default([8001, 8002] as [number, number], "8001,8002").argParser(parsePortPair),
   )
   .action(async (opts) => {
+    // First of all: the port is this stack's, or nothing starts.
+    const claim: PortClaim = await claimPort(opts.port, opts.hostname, "rinha start");
     const children: { tool: ChildTool; what: string }[] = [];
     let redis: RedisServer | undefined;
     let stopping = false;
@@ -200,6 +217,7 @@ const startCommand = withHttpLimitOptions(withWorkerOptions(new Command("start")
       for (const c of children) c.tool.kill("SIGTERM");
       await Promise.all(children.map((c) => c.tool.finished()));
       await redis?.stop();
+      claim.release();
     };
     onStopSignal(() => {
       if (!stopping) void stopAll().then(() => Deno.exit(0));
@@ -265,6 +283,8 @@ const startCommand = withHttpLimitOptions(withWorkerOptions(new Command("start")
         String(opts.port),
         "--hostname",
         opts.hostname,
+        "--port-stack",
+        claim.stack,
         ...httpLimitArgs(httpLimitsOf(opts, opts.maxBodyBytes)),
       ];
       for (let i = 1; i <= opts.apis; i++) {
