@@ -25,9 +25,28 @@ import {
   validationLimits,
   withHttpLimitOptions,
 } from "@fastpix/cli";
-import { checkStack, claimPort, type PortClaim, watchStack } from "@fastpix/http";
+import {
+  ApiKeys,
+  checkStack,
+  claimPort,
+  parseApiKeys,
+  type PortClaim,
+  watchStack,
+} from "@fastpix/http";
 import { DESIGN_NAMES, type DesignName } from "@fastpix/queue";
 import { GATEWAY_DEFAULTS, serveGateway } from "./server.ts";
+
+/** Reads a PEM file named by `--cert` / `--key`, or says in one line why it cannot. */
+function readPem(path: string, flag: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new UserError(`${flag} ${path}: cannot read it (${(error as Error).message})`);
+  }
+  if (!text.includes("-----BEGIN ")) throw new UserError(`${flag} ${path}: not a PEM file`);
+  return text;
+}
 
 /**
  * `--workers N`: claims the port, starts N gateway processes of this stack (this command's own
@@ -98,6 +117,17 @@ const program = withHttpLimitOptions(new Command("gateway"))
       .env("GATEWAY_WORKERS").default(1).argParser(intIn(1, 256)),
   )
   .addOption(portStackOption())
+  .addOption(
+    new Option("--cert <file>", "PEM certificate chain: serve HTTPS (with --key)")
+      .env("TLS_CERT_FILE"),
+  )
+  .addOption(new Option("--key <file>", "PEM private key of --cert").env("TLS_KEY_FILE"))
+  .addOption(
+    new Option(
+      "--api-keys <keys>",
+      "comma-separated keys; every route but /health then needs one (Bearer or X-API-Key)",
+    ).env("GATEWAY_API_KEYS"),
+  )
   .addOption(streamOption())
   .addOption(groupOption())
   .addOption(responsePrefixOption())
@@ -132,6 +162,21 @@ const program = withHttpLimitOptions(new Command("gateway"))
         "REUSE_PORT is no longer read: to share the port, start one gateway with --workers N",
       );
     }
+    if ((opts.cert === undefined) !== (opts.key === undefined)) {
+      throw new UserError("--cert (TLS_CERT_FILE) and --key (TLS_KEY_FILE) go together: set both");
+    }
+    const tls = opts.cert !== undefined && opts.key !== undefined
+      ? { cert: readPem(opts.cert, "--cert"), key: readPem(opts.key, "--key") }
+      : undefined;
+    let apiKeys: ApiKeys | undefined;
+    if (opts.apiKeys !== undefined) {
+      // Checked here, not by an argument parser, so an error line never repeats the value.
+      const parsed = parseApiKeys(opts.apiKeys);
+      if ("problem" in parsed) {
+        throw new UserError(`--api-keys (GATEWAY_API_KEYS): ${parsed.problem}`);
+      }
+      apiKeys = await ApiKeys.of(parsed.keys);
+    }
     if (opts.workers > 1) {
       if (opts.port === 0) throw new UserError("--workers needs a fixed --port");
       if (opts.portStack !== undefined) {
@@ -159,6 +204,8 @@ const program = withHttpLimitOptions(new Command("gateway"))
         hostname: opts.hostname,
         reusePort: stack !== undefined,
         http: httpLimitsOf(opts, opts.maxBodyBytes),
+        tls,
+        apiKeys,
         logger: log,
       });
     } catch (error) {
@@ -168,10 +215,23 @@ const program = withHttpLimitOptions(new Command("gateway"))
             "port: start one gateway with --workers N)",
         );
       }
+      if (tls !== undefined && !(error instanceof UserError)) {
+        throw new UserError(`Cannot serve TLS with --cert/--key: ${(error as Error).message}`);
+      }
       throw error;
     }
+    const loopback = /^(127\.|::1$|localhost$)/.test(opts.hostname);
+    if (!loopback && (tls === undefined || apiKeys === undefined)) {
+      log.warn(
+        `listening on ${opts.hostname} ${tls === undefined ? "without TLS" : "with TLS"} and ${
+          apiKeys === undefined ? "without API keys" : `${apiKeys.size} API key(s)`
+        }: put it behind a proxy that terminates TLS and authenticates, or set --cert/--key and --api-keys`,
+      );
+    }
     log.info(
-      `listening on ${running.url} (design ${opts.design}, Redis ${redactUrl(opts.redisUrl)})`,
+      `listening on ${running.url} (design ${opts.design}, Redis ${redactUrl(opts.redisUrl)}${
+        apiKeys === undefined ? "" : `, ${apiKeys.size} API key(s)`
+      })`,
     );
     if (stack !== undefined) {
       watchStack(opts.port, stack, () => {

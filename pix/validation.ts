@@ -54,6 +54,7 @@ export const ErrorCode = {
   NOT_FOUND: 3301,
   METHOD_NOT_ALLOWED: 3302,
   // The HTTP serving layer of both servers (gateway and Rinha API): connections, limits, auth.
+  UNAUTHORIZED: 3401,
   CONNECTIONS_EXHAUSTED: 3402,
   IN_FLIGHT_EXHAUSTED: 3403,
   REQUEST_TIMEOUT: 3404,
