@@ -6,6 +6,8 @@
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Longest wait for a byte from the server before a test fails instead of hanging, ms. */
+const WAIT_MS = 15_000;
 
 /** One answer as read off the wire. */
 export interface RawResponse {
@@ -30,14 +32,27 @@ export class RawConnection {
     while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
   }
 
+  /** Reads more; false at EOF. Throws after `WAIT_MS` without a byte (a test fails, not hangs). */
   async #fill(): Promise<boolean> {
     if (this.#eof) return false;
     const chunk = new Uint8Array(64 * 1024);
     let n: number | null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<"silent">((resolve) => {
+      timer = setTimeout(() => resolve("silent"), WAIT_MS);
+    });
     try {
-      n = await this.conn.read(chunk);
-    } catch {
+      const read = await Promise.race([this.conn.read(chunk), silent]);
+      if (read === "silent") {
+        this.close();
+        throw new Error(`no byte from the server within ${WAIT_MS} ms`);
+      }
+      n = read;
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith("no byte")) throw error;
       n = null; // reset by the peer
+    } finally {
+      clearTimeout(timer);
     }
     if (n === null) {
       this.#eof = true;

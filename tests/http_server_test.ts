@@ -151,13 +151,16 @@ Deno.test("past the in-flight cap a request gets 503 with 3403; the one in fligh
   const holder = await RawConnection.open(s.port);
   await holder.write("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
   await sleep(100);
-  assert.equal(s.server.inFlight, 1);
   const other = await RawConnection.open(s.port);
-  await other.write("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
-  const refused = await other.response();
-  assert.equal(refused?.status, 503);
-  assert.equal(JSON.parse(refused!.body).code, ErrorCode.IN_FLIGHT_EXHAUSTED);
-  release();
+  try {
+    assert.equal(s.server.inFlight, 1);
+    await other.write("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+    const refused = await other.response();
+    assert.equal(refused?.status, 503);
+    assert.equal(JSON.parse(refused!.body).code, ErrorCode.IN_FLIGHT_EXHAUSTED);
+  } finally {
+    release(); // else the shutdown at the end would wait for it forever
+  }
   assert.equal((await holder.response())?.body, "done");
   const again = await RawConnection.open(s.port);
   await again.write("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -228,9 +231,12 @@ Deno.test("shutdown: the request in flight is answered (connection: close), idle
   await sleep(100);
   let finished = false;
   const stopping = s.server.shutdown().then(() => finished = true);
-  await idle.closed();
-  assert.equal(finished, false, "finished before the request in flight was answered");
-  release();
+  try {
+    await idle.closed();
+    assert.equal(finished, false, "finished before the request in flight was answered");
+  } finally {
+    release();
+  }
   const answer = await busy.response();
   assert.equal(answer?.body, "late");
   assert.equal(answer?.headers.connection, "close");
