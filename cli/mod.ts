@@ -4,3 +4,4 @@
  */
 export * from "./options.ts";
 export * from "./cli.ts";
+export * from "./http_options.ts";
