@@ -9,7 +9,6 @@ import {
   BACKEND_ID_PATTERN,
   DEFAULT_LIMITS,
   ErrorCode,
-  fieldsToRecord,
   formatCents,
   LATENCY_KEY,
   responseStreamKey,
