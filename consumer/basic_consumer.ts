@@ -28,6 +28,7 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import type { RawEntry } from "./types.ts";
+import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",
@@ -124,8 +125,21 @@ export class BasicStreamConsumer {
     return true;
   }
 
-  /** Counts (or dead-letters) one entry, then acknowledges it: two separate calls. */
+  /**
+   * Counts (or dead-letters) one entry, then acknowledges it: two separate calls. While it is in
+   * hand longer than a third of the idle threshold, the claim on it is renewed (`lease.ts`), so no
+   * other consumer takes it from this live one.
+   */
   async #handle(id: string, flat: string[], deliveries: number): Promise<void> {
+    const o = this.#opts;
+    await withLease(
+      renewEveryMs(o.idleThresholdMs),
+      () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, [id]),
+      () => this.#count(id, flat, deliveries),
+    );
+  }
+
+  async #count(id: string, flat: string[], deliveries: number): Promise<void> {
     const o = this.#opts;
     this.stats.read++;
     const result = validateEntry(flat, { limits: o.limits ?? DEFAULT_LIMITS });

@@ -35,6 +35,7 @@ import {
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 import type { RawEntry } from "./types.ts";
+import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 import {
   type Batch,
   type BatchEntry,
@@ -329,12 +330,12 @@ export class StreamConsumer {
     ) as [string, RawEntry[]][] | null; // deno-fmt-ignore
     const entries = reply?.[0]?.[1] ?? [];
     if (cursor === undefined) {
-      await this.#handle(entries);
+      await this.#hold(entries, () => this.#handle(entries));
       return undefined;
     }
     // Re-reading our own pending entries: they may have been delivered before.
     if (entries.length === 0) return undefined;
-    await this.#handle(entries, await this.#deliveries(entries));
+    await this.#hold(entries, async () => this.#handle(entries, await this.#deliveries(entries)));
     return entries[entries.length - 1][0];
   }
 
@@ -377,11 +378,26 @@ export class StreamConsumer {
       if (live.length > 0) {
         this.stats.reclaimed += live.length;
         this.#log.info(`reclaimed ${live.length} entries idle for over ${o.idleThresholdMs} ms`);
-        await this.#handle(live, await this.#deliveries(live));
+        await this.#hold(live, async () => this.#handle(live, await this.#deliveries(live)));
       }
       cursor = next;
       if (cursor === "0-0") break;
     }
+  }
+
+  /**
+   * Runs `work` on entries in hand, renewing this consumer's claim on them while it lasts longer
+   * than a third of the idle threshold (see `lease.ts`): a live consumer is never reclaimed from.
+   */
+  async #hold(entries: RawEntry[], work: () => Promise<void>): Promise<void> {
+    if (entries.length === 0) return;
+    const o = this.#opts;
+    const ids = entries.map(([id]) => id);
+    await withLease(
+      renewEveryMs(o.idleThresholdMs),
+      () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, ids),
+      work,
+    );
   }
 
   /** Delivery counts of entries this consumer now owns, from XPENDING. */
