@@ -3,4 +3,5 @@
  * @module
  */
 export * from "./options.ts";
+export * from "./lifecycle_options.ts";
 export * from "./cli.ts";

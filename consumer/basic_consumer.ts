@@ -9,6 +9,7 @@
  */
 import {
   backoffMs,
+  closeNow,
   createLogger,
   createRedis,
   ensureGroup,
@@ -29,6 +30,7 @@ import {
 } from "@fastpix/pix";
 import type { RawEntry } from "./types.ts";
 import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
+import { Shutdown, type StopOutcome } from "./shutdown.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",
@@ -48,6 +50,8 @@ export interface BasicConsumerOptions {
   blockMs: number;
   /** Simulated settlement work per payment, in ms, between reading and counting it. */
   settleMs?: number;
+  /** After a stop, how long the entry in hand may take before it is left pending (`shutdown.ts`). */
+  shutdownTimeoutMs?: number;
   limits?: ValidationLimits;
   logger?: Logger;
 }
@@ -70,18 +74,27 @@ export class BasicStreamConsumer {
   readonly redis: Redis;
   #opts: BasicConsumerOptions;
   #log: Logger;
-  #stopping = false;
+  #life: Shutdown;
   #nextRecoverAt = 0;
 
   constructor(options: BasicConsumerOptions) {
     this.#opts = options;
     this.#log = options.logger ?? createLogger(`basic consumer ${options.consumerName}`);
     this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+    this.#life = new Shutdown({
+      timeoutMs: options.shutdownTimeoutMs,
+      close: () => closeNow(this.redis),
+    });
   }
 
-  /** Asks the loop to stop after the entry in hand; {@link run} then resolves. */
+  /** Asks the loop to stop after the entry in hand (bounded: see `shutdown.ts`). */
   stop(): void {
-    this.#stopping = true;
+    this.#life.stop();
+  }
+
+  /** How the loop stopped (see {@link stop}). */
+  get outcome(): StopOutcome {
+    return this.#life.outcome;
   }
 
   /** Runs until {@link stop}: one entry at a time, recovering stalled entries now and then. */
@@ -89,7 +102,7 @@ export class BasicStreamConsumer {
     const o = this.#opts;
     let failures = 0;
     let groupReady = false;
-    while (!this.#stopping) {
+    while (!this.#life.stopping) {
       try {
         if (!groupReady) groupReady = await this.#ensureGroup();
         const reply = await this.redis.xreadgroup(
@@ -110,12 +123,14 @@ export class BasicStreamConsumer {
         if (entry === undefined || Date.now() >= this.#nextRecoverAt) await this.#recover();
         failures = 0;
       } catch (error) {
+        if (this.#life.cutOff) break;
         if (error instanceof Error && error.message.startsWith("NOGROUP")) groupReady = false;
         this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         failures++;
-        await sleep(backoffMs(failures));
+        await sleep(backoffMs(failures), this.#life.signal);
       }
     }
+    this.#life.end();
     this.redis.disconnect();
     return this.stats;
   }
@@ -132,11 +147,12 @@ export class BasicStreamConsumer {
    */
   async #handle(id: string, flat: string[], deliveries: number): Promise<void> {
     const o = this.#opts;
-    await withLease(
-      renewEveryMs(o.idleThresholdMs),
-      () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, [id]),
-      () => this.#count(id, flat, deliveries),
-    );
+    await this.#life.hold(1, () =>
+      withLease(
+        renewEveryMs(o.idleThresholdMs),
+        () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, [id]),
+        () => this.#count(id, flat, deliveries),
+      ));
   }
 
   async #count(id: string, flat: string[], deliveries: number): Promise<void> {
@@ -177,7 +193,7 @@ export class BasicStreamConsumer {
   async #recover(): Promise<void> {
     const o = this.#opts;
     this.#nextRecoverAt = Date.now() + Math.max(100, Math.floor(o.idleThresholdMs / 2));
-    for (let round = 0; round < 100 && !this.#stopping; round++) {
+    for (let round = 0; round < 100 && !this.#life.stopping; round++) {
       const rows = await this.redis.xpending(
         o.stream,
         o.group,

@@ -1,7 +1,8 @@
 /**
  * `deno task consume:basic`: the basic stream consumer (one entry per XREADGROUP, counters, XACK,
- * no confirmations, XPENDING + XCLAIM recovery). SIGINT/SIGTERM: finish the entry in hand, exit 0;
- * a second signal exits at once.
+ * no confirmations, XPENDING + XCLAIM recovery). SIGINT/SIGTERM: finish the entry in hand (or, if
+ * Redis does not let it within SHUTDOWN_TIMEOUT_MS, leave it pending), say which, exit 0; a second
+ * signal exits at once.
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
@@ -14,7 +15,7 @@ import {
   redisUrlOption,
   runCommand,
   settleMsOption,
-  stopOnSignals,
+  shutdownTimeoutOption,
   streamOption,
   timestampMaxSkewOption,
   timestampMinOption,
@@ -23,6 +24,7 @@ import {
 import { createLogger, redactUrl } from "@fastpix/infra";
 import { BasicStreamConsumer } from "./basic_consumer.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
+import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
 
 const program = new Command("consume:basic")
   .description(
@@ -38,6 +40,7 @@ const program = new Command("consume:basic")
   .addOption(timestampMaxSkewOption())
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
   .addOption(settleMsOption())
+  .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .action(async (opts) => {
     const log = createLogger("consume:basic");
     const consumer = new BasicStreamConsumer({
@@ -48,9 +51,10 @@ const program = new Command("consume:basic")
       idleThresholdMs: opts.idleThresholdMs,
       blockMs: opts.blockMs,
       settleMs: opts.settleMs,
+      shutdownTimeoutMs: opts.shutdownTimeoutMs,
       limits: validationLimits(opts),
     });
-    const removeSignals = stopOnSignals(() => consumer.stop(), log);
+    const stopped = stopOnSignalsBounded(consumer, log, { timeoutMs: opts.shutdownTimeoutMs });
     log.info(
       `consuming ${opts.stream} one at a time as ${opts.group}/${opts.consumerName} on ${
         redactUrl(opts.redisUrl)
@@ -60,7 +64,7 @@ const program = new Command("consume:basic")
     log.info(
       `stopped: read ${s.read}, counted ${s.counted}, dead-lettered ${s.rejected}, claimed ${s.claimed}`,
     );
-    removeSignals();
+    stopped();
   });
 
 if (import.meta.main) await runCommand(program);

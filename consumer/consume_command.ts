@@ -1,6 +1,7 @@
 /**
  * `deno task consume`: the stream consumer. Flags mirror the env vars of DESIGN.md.
- * SIGINT/SIGTERM: stop reading, finish and acknowledge the batch in hand, exit 0; a second signal
+ * SIGINT/SIGTERM: stop reading, finish and acknowledge the batch in hand (or, if Redis does not let
+ * it within SHUTDOWN_TIMEOUT_MS, leave it pending), say which in one line, exit 0; a second signal
  * exits at once.
  * @module
  */
@@ -26,7 +27,7 @@ import {
   responsePrefixOption,
   runCommand,
   settleMsOption,
-  stopOnSignals,
+  shutdownTimeoutOption,
   streamMaxlenOption,
   streamOption,
   timestampMaxSkewOption,
@@ -36,6 +37,7 @@ import {
 import { createLogger, describeTarget, ownedPartitions, redactUrl } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
+import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
 import { combineHooks } from "./batch_hooks.ts";
 import { retryHooks } from "./retries.ts";
@@ -68,6 +70,7 @@ const program = new Command("consume")
   .addOption(settleMsOption())
   .addOption(postgresDsnOption())
   .addOption(ledgerMaxBacklogOption())
+  .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
@@ -107,16 +110,17 @@ const program = new Command("consume")
         blockMs: opts.blockMs,
         markTtlSeconds: opts.markTtl,
         settleMs: opts.settleMs,
+        shutdownTimeoutMs: opts.shutdownTimeoutMs,
         limits: validationLimits(opts),
         hooks: combineHooks(retryHooks(), ledger?.hooks),
       },
       opts.concurrency,
       { count: opts.partitions, owned },
     );
-    const removeSignals = stopOnSignals(() => {
-      ledger?.hooks.release();
-      pool.stop();
-    }, log);
+    const stopped = stopOnSignalsBounded(pool, log, {
+      timeoutMs: opts.shutdownTimeoutMs,
+      onStop: () => ledger?.hooks.release(),
+    });
     const what = opts.partitions === 0
       ? opts.stream
       : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
@@ -134,7 +138,7 @@ const program = new Command("consume")
       `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,
     );
-    removeSignals();
+    stopped();
   });
 
 if (import.meta.main) await runCommand(program);

@@ -10,3 +10,5 @@ export * from "./retries.ts";
 export * from "./ledger/mod.ts";
 export * from "./dlq.ts";
 export * from "./basic_consumer.ts";
+export * from "./lease.ts";
+export * from "./shutdown.ts";

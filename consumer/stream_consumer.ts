@@ -19,6 +19,7 @@ import {
 } from "@fastpix/pix";
 import {
   backoffMs,
+  closeNow,
   createClient,
   createLatencyHistogram,
   createLogger,
@@ -36,6 +37,7 @@ import {
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 import type { RawEntry } from "./types.ts";
 import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
+import { Shutdown, type StopOutcome } from "./shutdown.ts";
 import {
   type Batch,
   type BatchEntry,
@@ -77,6 +79,8 @@ export interface StreamConsumerOptions {
   settleMs?: number;
   /** Watchdog: reconnect when a command has no reply for this long (default `blockMs` + 15 s). */
   commandTimeoutMs?: number;
+  /** After a stop, how long the batch in hand may take before it is left pending (`shutdown.ts`). */
+  shutdownTimeoutMs?: number;
   /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
   hooks?: BatchHooks;
   limits: ValidationLimits;
@@ -245,7 +249,7 @@ export class StreamConsumer {
   #opts: StreamConsumerOptions;
   #keys: StreamKeys;
   #log: Logger;
-  #stopping = false;
+  #life: Shutdown;
   #latency = createLatencyHistogram();
   #nextReclaimAt = 0;
   #nextTrimAt = 0;
@@ -265,11 +269,23 @@ export class StreamConsumer {
         commandTimeoutMs: options.commandTimeoutMs ?? options.blockMs + 15_000,
       },
     );
+    this.#life = new Shutdown({
+      timeoutMs: options.shutdownTimeoutMs,
+      close: () => closeNow(this.redis),
+    });
   }
 
-  /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
+  /**
+   * Asks the loop to stop after the batch in hand (bounded: see `shutdown.ts`); {@link run} then
+   * resolves.
+   */
   stop(): void {
-    this.#stopping = true;
+    this.#life.stop();
+  }
+
+  /** How the loop stopped (see {@link stop}). */
+  get outcome(): StopOutcome {
+    return this.#life.outcome;
   }
 
   /** Creates the group (and the stream) if missing; an existing group is fine. */
@@ -284,14 +300,15 @@ export class StreamConsumer {
     let failures = 0;
     // "0" re-reads what this consumer name holds from an earlier life; ">" reads new entries.
     let cursor: string | undefined = "0";
-    while (!this.#stopping) {
+    while (!this.#life.stopping) {
       try {
         if (failures > 0 || cursor === "0") await this.ensureGroup();
         await this.#housekeeping();
-        if (this.#stopping) break;
+        if (this.#life.stopping) break;
         cursor = await this.#readOnce(cursor);
         failures = 0;
       } catch (error) {
+        if (this.#life.cutOff) break;
         if (isCommandTimeout(error)) {
           this.#log.warn(
             "no reply from Redis in time; reconnecting (entries in hand stay pending)",
@@ -305,10 +322,11 @@ export class StreamConsumer {
           this.#log.warn(`batch failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         }
         failures++;
-        await sleep(backoffMs(failures));
+        await sleep(backoffMs(failures), this.#life.signal);
       }
     }
-    await this.#publishLatency(true).catch(() => {});
+    if (!this.#life.cutOff) await this.#publishLatency(true).catch(() => {});
+    this.#life.end();
     this.redis.disconnect();
     return this.stats;
   }
@@ -359,7 +377,7 @@ export class StreamConsumer {
   async #reclaim(): Promise<void> {
     const o = this.#opts;
     let cursor = "0-0";
-    for (let round = 0; round < 100 && !this.#stopping; round++) {
+    for (let round = 0; round < 100 && !this.#life.stopping; round++) {
       const [next, entries, deleted] = await this.redis.xautoclaim(
         o.stream,
         o.group,
@@ -393,11 +411,12 @@ export class StreamConsumer {
     if (entries.length === 0) return;
     const o = this.#opts;
     const ids = entries.map(([id]) => id);
-    await withLease(
-      renewEveryMs(o.idleThresholdMs),
-      () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, ids),
-      work,
-    );
+    await this.#life.hold(entries.length, () =>
+      withLease(
+        renewEveryMs(o.idleThresholdMs),
+        () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, ids),
+        work,
+      ));
   }
 
   /** Delivery counts of entries this consumer now owns, from XPENDING. */

@@ -1,6 +1,7 @@
 /**
  * What `consume:list` and `consume:list-reliable` share: their flags (mirroring env vars) and the
- * run with graceful SIGINT/SIGTERM (finish the batch in hand, exit 0; a second signal exits now).
+ * run with graceful SIGINT/SIGTERM (finish the batch in hand within SHUTDOWN_TIMEOUT_MS, say how it
+ * went, exit 0; a second signal exits now).
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
@@ -15,12 +16,13 @@ import {
   responseMaxlenOption,
   responsePrefixOption,
   settleMsOption,
-  stopOnSignals,
+  shutdownTimeoutOption,
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
 } from "@fastpix/cli";
 import { createLogger, redactUrl } from "@fastpix/infra";
+import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "@fastpix/consumer";
 import {
   LIST_CONSUMER_DEFAULTS,
   type ListConsumerBase,
@@ -45,7 +47,8 @@ export function listConsumerCommand(name: string, description: string) {
     .addOption(consumerBatchSizeOption(LIST_CONSUMER_DEFAULTS.batchSize))
     .addOption(blockMsOption(LIST_CONSUMER_DEFAULTS.blockMs))
     .addOption(markTtlOption(LIST_CONSUMER_DEFAULTS.markTtlSeconds))
-    .addOption(settleMsOption());
+    .addOption(settleMsOption())
+    .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS));
 }
 
 type ListFlags = ReturnType<ReturnType<typeof listConsumerCommand>["opts"]>;
@@ -62,6 +65,7 @@ export function listConsumerOptions(flags: ListFlags): ListConsumerOptions {
     blockMs: flags.blockMs,
     markTtlSeconds: flags.markTtl,
     settleMs: flags.settleMs,
+    shutdownTimeoutMs: flags.shutdownTimeoutMs,
     limits: validationLimits(flags),
   };
 }
@@ -73,7 +77,10 @@ export async function runListConsumer(
   design: string,
 ): Promise<void> {
   const log = createLogger(design);
-  const removeSignals = stopOnSignals(() => consumer.stop(), log);
+  const stopped = stopOnSignalsBounded(consumer, log, {
+    timeoutMs: flags.shutdownTimeoutMs,
+    dropped: design === "list",
+  });
   log.info(
     `consuming ${consumer.source} (${design}) as ${flags.consumerName} on ${
       redactUrl(flags.redisUrl)
@@ -84,5 +91,5 @@ export async function runListConsumer(
     `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
       `dead-lettered ${s.rejected}, recovered ${s.recovered}, skipped ${s.skipped}`,
   );
-  removeSignals();
+  stopped();
 }

@@ -5,7 +5,7 @@
  * alive with a heartbeat key that expires; every consumer also reaps the others.
  * @module
  */
-import { createRedis, errorMessage, LuaScript, type Redis } from "@fastpix/infra";
+import { closeNow, createRedis, errorMessage, LuaScript, type Redis } from "@fastpix/infra";
 import { LIST_CONSUMERS_KEY, listHeartbeatKey, listProcessingKey } from "@fastpix/pix";
 import { ListConsumerBase, type ListConsumerOptions } from "./list_consumer.ts";
 
@@ -67,6 +67,13 @@ export class ReliableListConsumer extends ListConsumerBase {
     await this.#reap();
   }
 
+  protected override close(): void {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    closeNow(this.#housekeeping);
+    super.close();
+  }
+
   protected override async end(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     try {
@@ -78,9 +85,8 @@ export class ReliableListConsumer extends ListConsumerBase {
           .exec();
       }
     } catch (error) {
-      this.log.warn(`cannot unregister: ${errorMessage(error)}`);
+      if (!this.life.cutOff) this.log.warn(`cannot unregister: ${errorMessage(error)}`);
     }
-    this.#housekeeping.disconnect();
   }
 
   protected async take(): Promise<string[]> {
@@ -124,6 +130,7 @@ export class ReliableListConsumer extends ListConsumerBase {
         this.log.info(`returned ${n} payloads held by dead consumer ${name} to its list`);
       }
     } catch (error) {
+      if (this.life.cutOff) return;
       this.log.warn(`reaping failed: ${errorMessage(error)}; retrying later`);
     }
   }

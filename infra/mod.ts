@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./redis.ts";
+export * from "./redis_lifecycle.ts";
 export * from "./lua_script.ts";
 export * from "./partitions.ts";
 export * from "./log.ts";

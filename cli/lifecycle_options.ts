@@ -1,0 +1,15 @@
+/**
+ * Flags of the consumers' life cycle: how long a stop may take, whether to wait for Redis at the
+ * start, whether an evicting Redis is accepted, and when idle consumers are forgotten. Each mirrors
+ * an env var; a flag beats the env var, which beats the default.
+ * @module
+ */
+import { Option } from "@commander-js/extra-typings";
+import { intIn } from "./options.ts";
+
+/** `--shutdown-timeout-ms` / `SHUTDOWN_TIMEOUT_MS`. */
+export const shutdownTimeoutOption = (defaultMs: number) =>
+  new Option(
+    "--shutdown-timeout-ms <ms>",
+    "after SIGTERM/SIGINT, how long the batch in hand may take before it is left for others",
+  ).env("SHUTDOWN_TIMEOUT_MS").default(defaultMs).argParser(intIn(1, 3_600_000));
