@@ -5,7 +5,7 @@
  * @module
  */
 import { Option } from "@commander-js/extra-typings";
-import { intIn } from "./options.ts";
+import { intIn, parseBoolean } from "./options.ts";
 
 /** `--shutdown-timeout-ms` / `SHUTDOWN_TIMEOUT_MS`. */
 export const shutdownTimeoutOption = (defaultMs: number) =>
@@ -13,3 +13,10 @@ export const shutdownTimeoutOption = (defaultMs: number) =>
     "--shutdown-timeout-ms <ms>",
     "after SIGTERM/SIGINT, how long the batch in hand may take before it is left for others",
   ).env("SHUTDOWN_TIMEOUT_MS").default(defaultMs).argParser(intIn(1, 3_600_000));
+
+/** `--wait-for-redis` / `WAIT_FOR_REDIS`: at the start, wait for Redis instead of stopping. */
+export const waitForRedisOption = () =>
+  new Option(
+    "--wait-for-redis [bool]",
+    "wait for a Redis that cannot be reached yet at the start, instead of stopping",
+  ).env("WAIT_FOR_REDIS").default(false).preset("true").argParser(parseBoolean);

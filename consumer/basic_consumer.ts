@@ -80,7 +80,11 @@ export class BasicStreamConsumer {
   constructor(options: BasicConsumerOptions) {
     this.#opts = options;
     this.#log = options.logger ?? createLogger(`basic consumer ${options.consumerName}`);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+    this.redis = createRedis(options.redisUrl, {
+      name: options.consumerName,
+      logger: this.#log,
+      onUnhealable: (error) => this.#life.fail(error),
+    });
     this.#life = new Shutdown({
       timeoutMs: options.shutdownTimeoutMs,
       close: () => closeNow(this.redis),
@@ -123,6 +127,7 @@ export class BasicStreamConsumer {
         if (entry === undefined || Date.now() >= this.#nextRecoverAt) await this.#recover();
         failures = 0;
       } catch (error) {
+        this.#life.failIfUnhealable(error);
         if (this.#life.cutOff) break;
         if (error instanceof Error && error.message.startsWith("NOGROUP")) groupReady = false;
         this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
@@ -132,6 +137,7 @@ export class BasicStreamConsumer {
     }
     this.#life.end();
     this.redis.disconnect();
+    this.#life.throwIfFatal({ url: this.#opts.redisUrl });
     return this.stats;
   }
 

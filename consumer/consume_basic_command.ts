@@ -20,11 +20,13 @@ import {
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
+  waitForRedisOption,
 } from "@fastpix/cli";
 import { createLogger, redactUrl } from "@fastpix/infra";
 import { BasicStreamConsumer } from "./basic_consumer.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
+import { redisReadyForConsumer } from "./start.ts";
 
 const program = new Command("consume:basic")
   .description(
@@ -41,8 +43,10 @@ const program = new Command("consume:basic")
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
   .addOption(settleMsOption())
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
+  .addOption(waitForRedisOption())
   .action(async (opts) => {
     const log = createLogger("consume:basic");
+    if (!await redisReadyForConsumer({ url: opts.redisUrl }, opts, log)) return;
     const consumer = new BasicStreamConsumer({
       redisUrl: opts.redisUrl,
       stream: opts.stream,

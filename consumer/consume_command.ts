@@ -33,11 +33,13 @@ import {
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
+  waitForRedisOption,
 } from "@fastpix/cli";
 import { createLogger, describeTarget, ownedPartitions, redactUrl } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
+import { redisReadyForConsumer } from "./start.ts";
 import { ConsumerPool } from "./consumer_pool.ts";
 import { combineHooks } from "./batch_hooks.ts";
 import { retryHooks } from "./retries.ts";
@@ -71,9 +73,11 @@ const program = new Command("consume")
   .addOption(postgresDsnOption())
   .addOption(ledgerMaxBacklogOption())
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
+  .addOption(waitForRedisOption())
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
+    if (!await redisReadyForConsumer(target, opts, log)) return;
     const owned = ownedPartitions(opts.partitions, opts.partitionsOf);
     const maxDeliveries = resolveMaxDeliveries(
       opts.maxDeliveries,

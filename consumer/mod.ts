@@ -12,3 +12,4 @@ export * from "./dlq.ts";
 export * from "./basic_consumer.ts";
 export * from "./lease.ts";
 export * from "./shutdown.ts";
+export * from "./start.ts";

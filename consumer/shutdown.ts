@@ -9,7 +9,7 @@
  * @module
  */
 import { stopOnSignals } from "@fastpix/cli";
-import type { Logger } from "@fastpix/infra";
+import { type Logger, type RedisTarget, unhealableReason, unusableRedis } from "@fastpix/infra";
 
 /** Default of `SHUTDOWN_TIMEOUT_MS` / `--shutdown-timeout-ms`. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -51,6 +51,7 @@ export class Shutdown {
   #held = 0;
   #outcome: StopOutcome = { finished: 0, left: 0, cutOff: false, sent: false };
   #sent = false;
+  #fatal: unknown;
   #abort = new AbortController();
   #abortCut = new AbortController();
   #idleTimer?: ReturnType<typeof setTimeout>;
@@ -80,6 +81,11 @@ export class Shutdown {
     return this.#abortCut.signal;
   }
 
+  /** The error that stopped the consumer for good (see {@link fail}); `undefined`: none. */
+  get fatal(): unknown {
+    return this.#fatal;
+  }
+
   /** Payments in hand now. */
   get held(): number {
     return this.#held;
@@ -100,6 +106,31 @@ export class Shutdown {
       this.#opts.timeoutMs ?? SHUTDOWN_TIMEOUT_MS,
     );
     if (this.#held === 0) this.#armIdle();
+  }
+
+  /**
+   * Stops for good, at once, on an error no retry heals (`unhealableReason`): the connections are
+   * closed, what is in hand stays where it is, and {@link fatal} holds `error`. The first one wins.
+   */
+  fail(error: unknown): void {
+    if (this.#fatal !== undefined || this.#ended) return;
+    this.#fatal = error;
+    this.#stopping = true;
+    this.#abort.abort();
+    this.#cut();
+  }
+
+  /** {@link fail}s when `error` is one no retry heals; resolves to whether it did. */
+  failIfUnhealable(error: unknown): boolean {
+    if (unhealableReason(error) === undefined) return false;
+    this.fail(error);
+    return true;
+  }
+
+  /** Throws the one-line error for {@link fatal}, if any (after the consumer closed up). */
+  throwIfFatal(target: RedisTarget): void {
+    if (this.#fatal === undefined) return;
+    throw unusableRedis(target, this.#fatal) ?? this.#fatal;
   }
 
   /** Sets the payments in hand (0: none). */

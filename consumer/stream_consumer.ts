@@ -267,6 +267,7 @@ export class StreamConsumer {
         name: options.consumerName,
         logger: this.#log,
         commandTimeoutMs: options.commandTimeoutMs ?? options.blockMs + 15_000,
+        onUnhealable: (error) => this.#life.fail(error),
       },
     );
     this.#life = new Shutdown({
@@ -308,6 +309,7 @@ export class StreamConsumer {
         cursor = await this.#readOnce(cursor);
         failures = 0;
       } catch (error) {
+        this.#life.failIfUnhealable(error);
         if (this.#life.cutOff) break;
         if (isCommandTimeout(error)) {
           this.#log.warn(
@@ -328,6 +330,7 @@ export class StreamConsumer {
     if (!this.#life.cutOff) await this.#publishLatency(true).catch(() => {});
     this.#life.end();
     this.redis.disconnect();
+    this.#life.throwIfFatal({ url: this.#opts.redisUrl, cluster: this.#opts.redisCluster });
     return this.stats;
   }
 

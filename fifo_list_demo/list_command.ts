@@ -20,9 +20,14 @@ import {
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
+  waitForRedisOption,
 } from "@fastpix/cli";
 import { createLogger, redactUrl } from "@fastpix/infra";
-import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "@fastpix/consumer";
+import {
+  redisReadyForConsumer,
+  SHUTDOWN_TIMEOUT_MS,
+  stopOnSignalsBounded,
+} from "@fastpix/consumer";
 import {
   LIST_CONSUMER_DEFAULTS,
   type ListConsumerBase,
@@ -48,7 +53,8 @@ export function listConsumerCommand(name: string, description: string) {
     .addOption(blockMsOption(LIST_CONSUMER_DEFAULTS.blockMs))
     .addOption(markTtlOption(LIST_CONSUMER_DEFAULTS.markTtlSeconds))
     .addOption(settleMsOption())
-    .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS));
+    .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
+    .addOption(waitForRedisOption());
 }
 
 type ListFlags = ReturnType<ReturnType<typeof listConsumerCommand>["opts"]>;
@@ -77,6 +83,7 @@ export async function runListConsumer(
   design: string,
 ): Promise<void> {
   const log = createLogger(design);
+  if (!await redisReadyForConsumer({ url: flags.redisUrl }, flags, log)) return;
   const stopped = stopOnSignalsBounded(consumer, log, {
     timeoutMs: flags.shutdownTimeoutMs,
     dropped: design === "list",

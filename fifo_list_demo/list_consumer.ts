@@ -84,7 +84,11 @@ export abstract class ListConsumerBase {
   constructor(options: ListConsumerOptions) {
     this.opts = options;
     this.log = options.logger ?? createLogger(`list consumer ${options.consumerName}`);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.log });
+    this.redis = createRedis(options.redisUrl, {
+      name: options.consumerName,
+      logger: this.log,
+      onUnhealable: (error) => this.life.fail(error),
+    });
     this.life = new Shutdown({ timeoutMs: options.shutdownTimeoutMs, close: () => this.close() });
   }
 
@@ -149,6 +153,7 @@ export abstract class ListConsumerBase {
         this.life.setHeld(0);
         failures = 0;
       } catch (error) {
+        this.life.failIfUnhealable(error);
         if (this.life.cutOff) break;
         const holding = held.length > 0 ? ` (holding ${held.length} payloads)` : "";
         this.log.warn(`batch failed: ${errorMessage(error)}; retrying${holding}`);
@@ -163,6 +168,7 @@ export abstract class ListConsumerBase {
     if (!this.life.cutOff) await this.end();
     this.life.end();
     this.close();
+    this.life.throwIfFatal({ url: this.opts.redisUrl });
     return this.stats;
   }
 

@@ -52,6 +52,7 @@ export class ReliableListConsumer extends ListConsumerBase {
     this.#housekeeping = createRedis(options.redisUrl, {
       name: `${options.consumerName}:housekeeping`,
       logger: this.log,
+      onUnhealable: (error) => this.life.fail(error),
     });
   }
 
@@ -119,7 +120,10 @@ export class ReliableListConsumer extends ListConsumerBase {
         .hset(LIST_CONSUMERS_KEY, name, this.source)
         .set(listHeartbeatKey(name), Date.now(), "PX", this.#opts.heartbeatTtlMs)
         .exec();
-    } catch { /* createRedis logs the outage; the next beat retries */ }
+    } catch (error) {
+      // createRedis logs an outage and the next beat retries; refused credentials stop it all.
+      this.life.failIfUnhealable(error);
+    }
   }
 
   async #reap(): Promise<void> {
@@ -130,7 +134,7 @@ export class ReliableListConsumer extends ListConsumerBase {
         this.log.info(`returned ${n} payloads held by dead consumer ${name} to its list`);
       }
     } catch (error) {
-      if (this.life.cutOff) return;
+      if (this.life.failIfUnhealable(error) || this.life.cutOff) return;
       this.log.warn(`reaping failed: ${errorMessage(error)}; retrying later`);
     }
   }

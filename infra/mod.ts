@@ -5,6 +5,7 @@
  */
 export * from "./redis.ts";
 export * from "./redis_lifecycle.ts";
+export * from "./unhealable.ts";
 export * from "./lua_script.ts";
 export * from "./partitions.ts";
 export * from "./log.ts";

@@ -7,6 +7,7 @@ import { Cluster, Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { backoffMs } from "./async.ts";
+import { unhealableReason } from "./unhealable.ts";
 
 export { Cluster, Redis };
 
@@ -34,6 +35,11 @@ export interface RedisOptions {
    * {@link isCommandTimeout}); long-lived loops then reconnect rather than hang on a silent socket.
    */
   commandTimeoutMs?: number;
+  /**
+   * Called, instead of logging an outage, when the connection fails in a way no retry heals
+   * (refused credentials, a host that does not resolve: see {@link unhealableReason}).
+   */
+  onUnhealable?: (error: Error) => void;
 }
 
 /** Whether `error` is ioredis' watchdog firing (set with `commandTimeoutMs`). */
@@ -65,6 +71,9 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   });
   let down = false;
   redis.on("error", (error: Error) => {
+    if (options.onUnhealable && unhealableReason(error) !== undefined) {
+      return options.onUnhealable(error);
+    }
     if (down) return;
     down = true;
     log.warn(
@@ -122,6 +131,9 @@ export function createClient(target: RedisTarget, options: RedisOptions = {}): R
   });
   let down = false;
   const onError = (error: Error) => {
+    if (options.onUnhealable && unhealableReason(error) !== undefined) {
+      return options.onUnhealable(error);
+    }
     if (down) return;
     down = true;
     log.warn(`Redis unavailable at ${where} (${errorMessage(error)}); retrying with backoff`);
@@ -136,30 +148,45 @@ export function createClient(target: RedisTarget, options: RedisOptions = {}): R
   return cluster;
 }
 
-/** Sends PING with a deadline; resolves to false when Redis does not answer in time. */
-export async function pingWithin(url: string, timeoutMs: number): Promise<boolean> {
-  const probe = new Redis(url, {
+/** A connection that answered PING, or the error that stopped it. */
+export type RedisProbe = { redis: Redis; error?: undefined } | { redis?: undefined; error: Error };
+
+/**
+ * Connects to `url` once (no retries, no offline queue) and sends PING, all within `timeoutMs`;
+ * resolves to the open connection (close it) or to the error. The error is the real one: ioredis
+ * reports a refused AUTH or a failed host lookup as an `error` event, and rejects `connect()` with
+ * "Connection is closed.".
+ */
+export async function probeRedis(url: string, timeoutMs: number): Promise<RedisProbe> {
+  const redis = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
     connectTimeout: timeoutMs,
   });
-  probe.on("error", () => {});
+  let reported: Error | undefined;
+  redis.on("error", (error: Error) => reported ??= error);
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
   try {
-    await probe.connect();
-    const answer = await Promise.race([
-      probe.ping(),
-      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs)),
-    ]);
-    return answer === "PONG";
-  } catch {
-    return false;
+    await Promise.race([redis.connect().then(() => redis.ping()), deadline]);
+    return { redis };
+  } catch (error) {
+    redis.disconnect();
+    return { error: reported ?? (error as Error) };
   } finally {
     clearTimeout(timer); // a pending timer would keep short-lived commands alive
-    probe.disconnect();
   }
+}
+
+/** Sends PING with a deadline; resolves to false when Redis does not answer in time. */
+export async function pingWithin(url: string, timeoutMs: number): Promise<boolean> {
+  const { redis } = await probeRedis(url, timeoutMs);
+  redis?.disconnect();
+  return redis !== undefined;
 }
 
 /**

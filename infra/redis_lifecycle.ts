@@ -1,21 +1,117 @@
 /**
- * The life of a long-running Redis client: closing it at once (its commands in flight fail
- * instead of waiting for a Redis that does not answer).
+ * The life of a long-running Redis client: the checks at its start (Redis answers, accepts our
+ * credentials) and closing it at once (its commands in flight fail instead of
+ * waiting for a Redis that does not answer).
  * @module
  */
 import { Cluster } from "ioredis";
-import type { RedisClient } from "./redis.ts";
+import { UserError } from "@fastpix/pix";
+import {
+  describeTarget,
+  isCluster,
+  parseHostPort,
+  probeRedis,
+  type RedisClient,
+  type RedisTarget,
+  requireRedis,
+} from "./redis.ts";
+import { unhealableReason } from "./unhealable.ts";
+import { createLogger, errorMessage, type Logger } from "./log.ts";
+import { backoffMs, sleep } from "./async.ts";
+
+/** The ioredis internals {@link closeNow} reaches into. */
+interface Internals {
+  stream?: { destroy(): void };
+  /** Commands in flight when the connection dropped, kept to be sent again once it is back. */
+  prevCommandQueue?: { length: number; shift(): { command: { reject(e: Error): void } } } | null;
+}
 
 /**
  * Closes `client` now: stops reconnecting, fails every command in flight or queued with
  * "Connection is closed." and destroys the sockets (ioredis' `disconnect()` alone ends them
- * politely, which waits seconds for a Redis that is stopped).
+ * politely, which waits seconds for a Redis that is stopped, and leaves the commands that were in
+ * flight when the connection last dropped waiting for ever, or for their command timeout).
  */
 export function closeNow(client: RedisClient): void {
   const connections = client instanceof Cluster ? client.nodes() : [client];
   client.disconnect();
   for (const c of connections) {
     c.disconnect();
-    (c as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+    const internals = c as unknown as Internals;
+    internals.stream?.destroy();
+    const resend = internals.prevCommandQueue;
+    internals.prevCommandQueue = null;
+    while (resend && resend.length > 0) {
+      resend.shift().command.reject(new Error("Connection is closed."));
+    }
   }
+}
+
+/** Options of {@link checkRedisAtStart}. */
+export interface StartCheckOptions {
+  /** Wait (with backoff) for a Redis that cannot be reached yet, instead of stopping. */
+  waitForRedis?: boolean;
+  /** Ends a wait for Redis: {@link checkRedisAtStart} then resolves to false. */
+  signal?: AbortSignal;
+  /** How long one attempt may take (default 3 s). */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * What a consumer checks before it starts, with one line for whatever stops it (a
+ * {@link UserError}):
+ * - Redis refuses our credentials or permissions, the host does not resolve, its TLS certificate
+ *   does not verify ({@link unhealableReason}): stop, with or without `waitForRedis`;
+ * - Redis cannot be reached: stop with {@link requireRedis}'s line, the one every tool prints;
+ *   with `waitForRedis`, say so once and wait until it can;
+ * Every seed node of a cluster is checked. Resolves to true when Redis is fit, false when `signal`
+ * ended the wait.
+ */
+export async function checkRedisAtStart(
+  target: RedisTarget,
+  options: StartCheckOptions = {},
+): Promise<boolean> {
+  const log = options.logger ?? createLogger("redis");
+  const urls = isCluster(target)
+    ? target.cluster!.map((node) => {
+      const { host, port } = parseHostPort(node);
+      return `redis://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    })
+    : [target.url];
+  let waiting = false;
+  for (let attempt = 1;; attempt++) {
+    const probes = await Promise.all(urls.map((url) => probeRedis(url, options.timeoutMs ?? 3000)));
+    try {
+      const failed = probes.find((p) => p.error !== undefined);
+      if (failed === undefined) {
+        if (waiting) log.info(`Redis answers at ${describeTarget(target)}`);
+        return true;
+      }
+      const unusable = unusableRedis(target, failed.error);
+      if (unusable !== undefined) throw unusable;
+      if (!options.waitForRedis) await requireRedis(target, options.timeoutMs); // its line, if down
+      if (!waiting && options.waitForRedis) {
+        log.warn(
+          `cannot reach Redis at ${describeTarget(target)} (${errorMessage(failed.error)}); ` +
+            "waiting for it (WAIT_FOR_REDIS)",
+        );
+        waiting = true;
+      }
+    } finally {
+      for (const p of probes) if (p.redis) closeNow(p.redis);
+    }
+    await sleep(backoffMs(attempt), options.signal);
+    if (options.signal?.aborted) return false;
+  }
+}
+
+/**
+ * The one-line error that stops a consumer when `error` is one no retry heals
+ * ({@link unhealableReason}); `undefined` for any other error.
+ */
+export function unusableRedis(target: RedisTarget, error: unknown): UserError | undefined {
+  const reason = unhealableReason(error);
+  if (reason === undefined) return undefined;
+  return new UserError(`Redis at ${describeTarget(target)} cannot be used: ${reason}`);
 }

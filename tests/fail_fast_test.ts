@@ -1,0 +1,148 @@
+/**
+ * Errors that cannot heal stop every consumer within 10 s with one line and a non-zero exit, at
+ * the start and later: a wrong password (also once Redis changes it under a running consumer),
+ * missing permissions, a host that does not resolve. A Redis that cannot be reached at the start
+ * is the same one line the other tools print, unless WAIT_FOR_REDIS: then the consumer waits for
+ * it and works once it is up. Real processes, private redis-servers.
+ */
+import assert from "node:assert/strict";
+import { DESIGN_NAMES, DESIGNS } from "@fastpix/queue";
+import { freePort } from "@fastpix/testing";
+import { createRedis, type Redis } from "@fastpix/infra";
+import {
+  ChildTool,
+  enqueueFor,
+  INTEGRATION,
+  RedisServer,
+  spawnDesign,
+  startRedis,
+  waitFor,
+} from "./_helpers.ts";
+
+const PASSWORD = "right-horse-battery";
+const WRONG = "wrong-staple-1234";
+
+const count = async (redis: Redis) => Number(await redis.get("processed_count"));
+
+/** Waits for `child` to exit (SIGKILL after `limitMs`); resolves to its exit, time and lines. */
+async function exitOf(child: ChildTool, limitMs = 15_000) {
+  const started = performance.now();
+  const killer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const { code, output } = await child.finished();
+  clearTimeout(killer);
+  const lines = output.split("\n").filter((l) => l.trim() !== "");
+  return { code, output, lines, ms: Math.round(performance.now() - started) };
+}
+
+/** The one line a consumer printed about an unusable Redis, checked. */
+function assertOneLine(
+  exit: Awaited<ReturnType<typeof exitOf>>,
+  pattern: RegExp,
+  what: string,
+): void {
+  assert.notEqual(exit.code, 0, `${what}: exit code\n${exit.output}`);
+  assert.ok(exit.ms < 10_000, `${what}: took ${exit.ms} ms\n${exit.output}`);
+  const about = exit.lines.filter((l) =>
+    /cannot be used|WRONGPASS|NOAUTH|NOPERM|ENOTFOUND/.test(l)
+  );
+  assert.equal(about.length, 1, `${what}: one line about it\n${exit.output}`);
+  assert.match(about[0], pattern, `${what}\n${exit.output}`);
+  assert.ok(!exit.output.includes(PASSWORD) && !exit.output.includes(WRONG), "a password leaked");
+}
+
+for (const design of DESIGN_NAMES) {
+  Deno.test(
+    `${design}: refused credentials and permissions stop the consumer with one line, at the start and later`,
+    INTEGRATION,
+    async () => {
+      await using server = await startRedis();
+      const url = (password: string) => `redis://:${password}@127.0.0.1:${server.port}`;
+      const admin = createRedis(server.url, { name: "test" });
+      await admin.config("SET", "requirepass", PASSWORD); // this connection stays authenticated
+
+      // At the start: a wrong password, and a host that does not resolve.
+      let exit = await exitOf(spawnDesign(design, url(WRONG), { name: "intruder" }));
+      assertOneLine(exit, /cannot be used: authentication failed: WRONGPASS/, "wrong password");
+      assert.equal(exit.lines.length, 1, exit.output);
+      exit = await exitOf(
+        spawnDesign(design, `redis://:${WRONG}@fastpix-no-such-host.invalid:6379`, {
+          name: "lost",
+        }),
+      );
+      assertOneLine(exit, /cannot be used: the host name does not resolve/, "unknown host");
+      assert.equal(exit.lines.length, 1, exit.output);
+
+      // Later: a user that may read but not write (NOPERM on the consumer's first write).
+      await admin.call(
+        "ACL",
+        "SETUSER",
+        "reader",
+        "on",
+        `>${PASSWORD}`,
+        "~*",
+        "&*",
+        "+@all",
+        "-@write",
+      );
+      const readerUrl = `redis://reader:${PASSWORD}@127.0.0.1:${server.port}`;
+      await enqueueFor(design, admin, 10);
+      exit = await exitOf(spawnDesign(design, readerUrl, { name: "reader" }));
+      assertOneLine(exit, /cannot be used: permission denied: (NOPERM|ERR The user)/, "no write");
+
+      // Later: the password changes under a running consumer; it reconnects and is refused.
+      const consumer = spawnDesign(design, url(PASSWORD), { name: "victim" });
+      await waitFor("the consumer to work", async () => await count(admin) === 10);
+      await admin.config("SET", "requirepass", "changed-" + PASSWORD);
+      await admin.call("CLIENT", "KILL", "TYPE", "normal"); // SKIPME yes: not this connection
+      exit = await exitOf(consumer);
+      assertOneLine(exit, /cannot be used: authentication failed: WRONGPASS/, "password changed");
+      assert.ok(!/retrying/.test(exit.output), exit.output);
+      admin.disconnect();
+    },
+  );
+
+  Deno.test(
+    `${design}: no Redis at the start: the tools' one line, or WAIT_FOR_REDIS waits and then works`,
+    INTEGRATION,
+    async () => {
+      const port = freePort();
+      const url = `redis://127.0.0.1:${port}`;
+      const exit = await exitOf(spawnDesign(design, url, { name: "early" }));
+      assert.equal(exit.code, 2, exit.output);
+      assert.deepEqual(exit.lines, [
+        `${DESIGNS[design].consumerTask}: Cannot reach Redis at ${url}: ` +
+        "start redis-server there or set REDIS_URL",
+      ]);
+
+      const patient = spawnDesign(design, url, {
+        name: "patient",
+        env: { WAIT_FOR_REDIS: "true" },
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      await using server = await RedisServer.start({ port });
+      const redis = createRedis(server.url, { name: "test" });
+      const payments = await enqueueFor(design, redis, 50);
+      await waitFor(
+        "the payments to be counted",
+        async () => await count(redis) === payments.length,
+      );
+      patient.kill("SIGTERM");
+      const done = await exitOf(patient);
+      assert.equal(done.code, 0, done.output);
+      assert.equal(done.lines.filter((l) => /waiting for it/.test(l)).length, 1, done.output);
+      redis.disconnect();
+    },
+  );
+}
+
+Deno.test("a consumer's 'cannot reach Redis' line is inject's line", INTEGRATION, async () => {
+  const url = `redis://127.0.0.1:${freePort()}`;
+  const env = { REDIS_URL: url, LOG_LEVEL: "info" };
+  const lines = await Promise.all(
+    ["simulators/inject_command.ts", "consumer/consume_command.ts"].map(async (script) =>
+      (await exitOf(new ChildTool(script, { env }))).lines
+    ),
+  );
+  assert.equal(lines[0].length, 1, lines[0].join("\n"));
+  assert.equal(lines[0][0].replace(/^inject: /, ""), lines[1][0].replace(/^consume: /, ""));
+});
