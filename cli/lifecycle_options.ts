@@ -20,3 +20,10 @@ export const waitForRedisOption = () =>
     "--wait-for-redis [bool]",
     "wait for a Redis that cannot be reached yet at the start, instead of stopping",
   ).env("WAIT_FOR_REDIS").default(false).preset("true").argParser(parseBoolean);
+
+/** `--allow-eviction` / `ALLOW_EVICTION`: run on a Redis whose maxmemory-policy evicts keys. */
+export const allowEvictionOption = () =>
+  new Option(
+    "--allow-eviction [bool]",
+    "run even when Redis may evict keys (maxmemory-policy other than noeviction)",
+  ).env("ALLOW_EVICTION").default(false).preset("true").argParser(parseBoolean);

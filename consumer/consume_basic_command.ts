@@ -7,6 +7,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import {
+  allowEvictionOption,
   blockMsOption,
   consumerNameOption,
   groupOption,
@@ -44,6 +45,7 @@ const program = new Command("consume:basic")
   .addOption(settleMsOption())
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .addOption(waitForRedisOption())
+  .addOption(allowEvictionOption())
   .action(async (opts) => {
     const log = createLogger("consume:basic");
     if (!await redisReadyForConsumer({ url: opts.redisUrl }, opts, log)) return;

@@ -7,6 +7,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import {
+  allowEvictionOption,
   blockMsOption,
   consumerBatchSizeOption,
   consumerNameOption,
@@ -74,6 +75,7 @@ const program = new Command("consume")
   .addOption(ledgerMaxBacklogOption())
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .addOption(waitForRedisOption())
+  .addOption(allowEvictionOption())
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };

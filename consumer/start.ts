@@ -1,6 +1,6 @@
 /**
- * A consumer's start: the checks of `checkRedisAtStart` (Redis answers, accepts our credentials),
- * with SIGINT/SIGTERM ending a wait for Redis.
+ * A consumer's start: the checks of `checkRedisAtStart` (Redis answers, accepts our credentials,
+ * does not evict keys), with SIGINT/SIGTERM ending a wait for Redis.
  * @module
  */
 import { stopOnSignals } from "@fastpix/cli";
@@ -10,6 +10,8 @@ import { checkRedisAtStart, type Logger, type RedisTarget } from "@fastpix/infra
 export interface StartFlags {
   /** `--wait-for-redis` / `WAIT_FOR_REDIS`. */
   waitForRedis: boolean;
+  /** `--allow-eviction` / `ALLOW_EVICTION`. */
+  allowEviction: boolean;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import {
+  allowEvictionOption,
   blockMsOption,
   consumerBatchSizeOption,
   consumerNameOption,
@@ -54,7 +55,8 @@ export function listConsumerCommand(name: string, description: string) {
     .addOption(markTtlOption(LIST_CONSUMER_DEFAULTS.markTtlSeconds))
     .addOption(settleMsOption())
     .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
-    .addOption(waitForRedisOption());
+    .addOption(waitForRedisOption())
+    .addOption(allowEvictionOption());
 }
 
 type ListFlags = ReturnType<ReturnType<typeof listConsumerCommand>["opts"]>;

@@ -1,16 +1,17 @@
 /**
  * The life of a long-running Redis client: the checks at its start (Redis answers, accepts our
- * credentials) and closing it at once (its commands in flight fail instead of
+ * credentials, does not evict keys) and closing it at once (its commands in flight fail instead of
  * waiting for a Redis that does not answer).
  * @module
  */
-import { Cluster } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import {
   describeTarget,
   isCluster,
   parseHostPort,
   probeRedis,
+  redactUrl,
   type RedisClient,
   type RedisTarget,
   requireRedis,
@@ -47,10 +48,28 @@ export function closeNow(client: RedisClient): void {
   }
 }
 
+/**
+ * Redis's `maxmemory-policy`: from CONFIG GET, or from INFO memory where CONFIG is not permitted
+ * (managed Redis, ACLs); `undefined` when neither answers.
+ */
+export async function maxmemoryPolicy(redis: Redis): Promise<string | undefined> {
+  try {
+    const [, policy] = await redis.config("GET", "maxmemory-policy") as string[];
+    if (policy) return policy;
+  } catch { /* not permitted or renamed: INFO has it too */ }
+  try {
+    return /^maxmemory_policy:(\S+)/m.exec(await redis.info("memory"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Options of {@link checkRedisAtStart}. */
 export interface StartCheckOptions {
   /** Wait (with backoff) for a Redis that cannot be reached yet, instead of stopping. */
   waitForRedis?: boolean;
+  /** Accept a Redis that may evict keys (warn once) instead of refusing it. */
+  allowEviction?: boolean;
   /** Ends a wait for Redis: {@link checkRedisAtStart} then resolves to false. */
   signal?: AbortSignal;
   /** How long one attempt may take (default 3 s). */
@@ -65,6 +84,8 @@ export interface StartCheckOptions {
  *   does not verify ({@link unhealableReason}): stop, with or without `waitForRedis`;
  * - Redis cannot be reached: stop with {@link requireRedis}'s line, the one every tool prints;
  *   with `waitForRedis`, say so once and wait until it can;
+ * - Redis may evict keys (`maxmemory-policy` other than `noeviction`): idempotency marks could go
+ *   and a payment be counted twice; stop, or warn once with `allowEviction`.
  * Every seed node of a cluster is checked. Resolves to true when Redis is fit, false when `signal`
  * ended the wait.
  */
@@ -86,6 +107,7 @@ export async function checkRedisAtStart(
       const failed = probes.find((p) => p.error !== undefined);
       if (failed === undefined) {
         if (waiting) log.info(`Redis answers at ${describeTarget(target)}`);
+        for (const [i, p] of probes.entries()) await checkEviction(p.redis!, urls[i], options, log);
         return true;
       }
       const unusable = unusableRedis(target, failed.error);
@@ -114,4 +136,24 @@ export function unusableRedis(target: RedisTarget, error: unknown): UserError | 
   const reason = unhealableReason(error);
   if (reason === undefined) return undefined;
   return new UserError(`Redis at ${describeTarget(target)} cannot be used: ${reason}`);
+}
+
+async function checkEviction(
+  redis: Redis,
+  url: string,
+  options: StartCheckOptions,
+  log: Logger,
+): Promise<void> {
+  const policy = await maxmemoryPolicy(redis);
+  if (policy === "noeviction") return;
+  const where = redactUrl(url);
+  const what = policy === undefined
+    ? `Cannot read maxmemory-policy of Redis at ${where} (CONFIG GET and INFO are not permitted)`
+    : `Redis at ${where} has maxmemory-policy ${policy}: it may evict idempotency marks and count a payment twice`;
+  if (!options.allowEviction) {
+    throw new UserError(
+      `${what}; set maxmemory-policy noeviction, or pass --allow-eviction (ALLOW_EVICTION=true) to run anyway`,
+    );
+  }
+  log.warn(`${what}; running anyway (ALLOW_EVICTION)`);
 }

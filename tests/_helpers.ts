@@ -262,3 +262,16 @@ export function finalStats(output: string): Record<string, number> {
   if (line === undefined) throw new Error(`no "stopped:" line in:\n${output}`);
   return Object.fromEntries([...line.matchAll(/([a-z-]+) (\d+)/g)].map((m) => [m[1], +m[2]]));
 }
+
+/**
+ * Waits for `child` to exit, SIGKILLing it after `limitMs`; resolves to its exit code, output,
+ * non-empty output lines and how long it took from the call.
+ */
+export async function exitWithin(child: ChildTool, limitMs = 15_000) {
+  const started = performance.now();
+  const killer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const { code, output } = await child.finished();
+  clearTimeout(killer);
+  const lines = output.split("\n").filter((l) => l.trim() !== "");
+  return { code, output, lines, ms: Math.round(performance.now() - started) };
+}

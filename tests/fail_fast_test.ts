@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { DESIGN_NAMES, DESIGNS } from "@fastpix/queue";
-import { freePort } from "@fastpix/testing";
 import { createRedis, type Redis } from "@fastpix/infra";
 import {
   ChildTool,
   enqueueFor,
+  exitWithin,
   INTEGRATION,
   RedisServer,
   spawnDesign,
@@ -24,19 +24,9 @@ const WRONG = "wrong-staple-1234";
 
 const count = async (redis: Redis) => Number(await redis.get("processed_count"));
 
-/** Waits for `child` to exit (SIGKILL after `limitMs`); resolves to its exit, time and lines. */
-async function exitOf(child: ChildTool, limitMs = 15_000) {
-  const started = performance.now();
-  const killer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-  const { code, output } = await child.finished();
-  clearTimeout(killer);
-  const lines = output.split("\n").filter((l) => l.trim() !== "");
-  return { code, output, lines, ms: Math.round(performance.now() - started) };
-}
-
 /** The one line a consumer printed about an unusable Redis, checked. */
 function assertOneLine(
-  exit: Awaited<ReturnType<typeof exitOf>>,
+  exit: Awaited<ReturnType<typeof exitWithin>>,
   pattern: RegExp,
   what: string,
 ): void {
@@ -61,10 +51,10 @@ for (const design of DESIGN_NAMES) {
       await admin.config("SET", "requirepass", PASSWORD); // this connection stays authenticated
 
       // At the start: a wrong password, and a host that does not resolve.
-      let exit = await exitOf(spawnDesign(design, url(WRONG), { name: "intruder" }));
+      let exit = await exitWithin(spawnDesign(design, url(WRONG), { name: "intruder" }));
       assertOneLine(exit, /cannot be used: authentication failed: WRONGPASS/, "wrong password");
       assert.equal(exit.lines.length, 1, exit.output);
-      exit = await exitOf(
+      exit = await exitWithin(
         spawnDesign(design, `redis://:${WRONG}@fastpix-no-such-host.invalid:6379`, {
           name: "lost",
         }),
@@ -86,7 +76,7 @@ for (const design of DESIGN_NAMES) {
       );
       const readerUrl = `redis://reader:${PASSWORD}@127.0.0.1:${server.port}`;
       await enqueueFor(design, admin, 10);
-      exit = await exitOf(spawnDesign(design, readerUrl, { name: "reader" }));
+      exit = await exitWithin(spawnDesign(design, readerUrl, { name: "reader" }));
       assertOneLine(exit, /cannot be used: permission denied: (NOPERM|ERR The user)/, "no write");
 
       // Later: the password changes under a running consumer; it reconnects and is refused.
@@ -94,7 +84,7 @@ for (const design of DESIGN_NAMES) {
       await waitFor("the consumer to work", async () => await count(admin) === 10);
       await admin.config("SET", "requirepass", "changed-" + PASSWORD);
       await admin.call("CLIENT", "KILL", "TYPE", "normal"); // SKIPME yes: not this connection
-      exit = await exitOf(consumer);
+      exit = await exitWithin(consumer);
       assertOneLine(exit, /cannot be used: authentication failed: WRONGPASS/, "password changed");
       assert.ok(!/retrying/.test(exit.output), exit.output);
       admin.disconnect();
@@ -105,20 +95,32 @@ for (const design of DESIGN_NAMES) {
     `${design}: no Redis at the start: the tools' one line, or WAIT_FOR_REDIS waits and then works`,
     INTEGRATION,
     async () => {
-      const port = freePort();
-      const url = `redis://127.0.0.1:${port}`;
-      const exit = await exitOf(spawnDesign(design, url, { name: "early" }));
+      // Port 1: nothing listens there, and no test server can take it meanwhile.
+      const closed = "redis://127.0.0.1:1";
+      const exit = await exitWithin(spawnDesign(design, closed, { name: "early" }));
       assert.equal(exit.code, 2, exit.output);
       assert.deepEqual(exit.lines, [
-        `${DESIGNS[design].consumerTask}: Cannot reach Redis at ${url}: ` +
+        `${DESIGNS[design].consumerTask}: Cannot reach Redis at ${closed}: ` +
         "start redis-server there or set REDIS_URL",
       ]);
 
+      // Not Redis yet: a listener that hangs up on whoever calls, until the consumer has called.
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as Deno.NetAddr).port;
+      let calls = 0;
+      (async () => {
+        for await (const conn of listener) {
+          calls++;
+          conn.close();
+        }
+      })().catch(() => {});
+      const url = `redis://127.0.0.1:${port}`;
       const patient = spawnDesign(design, url, {
         name: "patient",
         env: { WAIT_FOR_REDIS: "true" },
       });
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor("the consumer to try Redis", () => calls >= 2);
+      listener.close();
       await using server = await RedisServer.start({ port });
       const redis = createRedis(server.url, { name: "test" });
       const payments = await enqueueFor(design, redis, 50);
@@ -127,7 +129,7 @@ for (const design of DESIGN_NAMES) {
         async () => await count(redis) === payments.length,
       );
       patient.kill("SIGTERM");
-      const done = await exitOf(patient);
+      const done = await exitWithin(patient);
       assert.equal(done.code, 0, done.output);
       assert.equal(done.lines.filter((l) => /waiting for it/.test(l)).length, 1, done.output);
       redis.disconnect();
@@ -136,11 +138,10 @@ for (const design of DESIGN_NAMES) {
 }
 
 Deno.test("a consumer's 'cannot reach Redis' line is inject's line", INTEGRATION, async () => {
-  const url = `redis://127.0.0.1:${freePort()}`;
-  const env = { REDIS_URL: url, LOG_LEVEL: "info" };
+  const env = { REDIS_URL: "redis://127.0.0.1:1", LOG_LEVEL: "info" };
   const lines = await Promise.all(
     ["simulators/inject_command.ts", "consumer/consume_command.ts"].map(async (script) =>
-      (await exitOf(new ChildTool(script, { env }))).lines
+      (await exitWithin(new ChildTool(script, { env }))).lines
     ),
   );
   assert.equal(lines[0].length, 1, lines[0].join("\n"));
