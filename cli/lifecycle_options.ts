@@ -27,3 +27,10 @@ export const allowEvictionOption = () =>
     "--allow-eviction [bool]",
     "run even when Redis may evict keys (maxmemory-policy other than noeviction)",
   ).env("ALLOW_EVICTION").default(false).preset("true").argParser(parseBoolean);
+
+/** `--consumer-gc-ms` / `CONSUMER_GC_MS`: forget group members idle this long holding nothing. */
+export const consumerGcOption = (defaultMs: number) =>
+  new Option(
+    "--consumer-gc-ms <ms>",
+    "remove group members idle this long with nothing pending (ghosts of stopped consumers)",
+  ).env("CONSUMER_GC_MS").default(defaultMs).argParser(intIn(1, 30 * 24 * 3_600_000));

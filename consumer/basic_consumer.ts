@@ -10,6 +10,7 @@
 import {
   backoffMs,
   closeNow,
+  CONSUMER_GC_MS,
   createLogger,
   createRedis,
   ensureGroup,
@@ -31,6 +32,7 @@ import {
 import type { RawEntry } from "./types.ts";
 import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 import { Shutdown, type StopOutcome } from "./shutdown.ts";
+import { GroupMembership } from "./ghosts.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",
@@ -52,6 +54,8 @@ export interface BasicConsumerOptions {
   settleMs?: number;
   /** After a stop, how long the entry in hand may take before it is left pending (`shutdown.ts`). */
   shutdownTimeoutMs?: number;
+  /** Members idle longer than this with nothing pending are removed (`CONSUMER_GC_MS`). */
+  consumerGcMs?: number;
   limits?: ValidationLimits;
   logger?: Logger;
 }
@@ -75,6 +79,7 @@ export class BasicStreamConsumer {
   #opts: BasicConsumerOptions;
   #log: Logger;
   #life: Shutdown;
+  #membership: GroupMembership;
   #nextRecoverAt = 0;
 
   constructor(options: BasicConsumerOptions) {
@@ -89,6 +94,12 @@ export class BasicStreamConsumer {
       timeoutMs: options.shutdownTimeoutMs,
       close: () => closeNow(this.redis),
     });
+    this.#membership = new GroupMembership(
+      this.redis,
+      options,
+      options.consumerGcMs ?? CONSUMER_GC_MS,
+      this.#log,
+    );
   }
 
   /** Asks the loop to stop after the entry in hand (bounded: see `shutdown.ts`). */
@@ -125,6 +136,7 @@ export class BasicStreamConsumer {
         if (entry?.[1]) await this.#handle(entry[0], entry[1], 1);
         // The original reviews pending entries when idle; a busy consumer does it on a timer too.
         if (entry === undefined || Date.now() >= this.#nextRecoverAt) await this.#recover();
+        await this.#membership.collect();
         failures = 0;
       } catch (error) {
         this.#life.failIfUnhealable(error);
@@ -135,6 +147,7 @@ export class BasicStreamConsumer {
         await sleep(backoffMs(failures), this.#life.signal);
       }
     }
+    if (!this.#life.cutOff) await this.#membership.leave();
     this.#life.end();
     this.redis.disconnect();
     this.#life.throwIfFatal({ url: this.#opts.redisUrl });

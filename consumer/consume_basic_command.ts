@@ -9,6 +9,7 @@ import { Command } from "@commander-js/extra-typings";
 import {
   allowEvictionOption,
   blockMsOption,
+  consumerGcOption,
   consumerNameOption,
   groupOption,
   idleThresholdOption,
@@ -23,7 +24,7 @@ import {
   validationLimits,
   waitForRedisOption,
 } from "@fastpix/cli";
-import { createLogger, redactUrl } from "@fastpix/infra";
+import { CONSUMER_GC_MS, createLogger, redactUrl } from "@fastpix/infra";
 import { BasicStreamConsumer } from "./basic_consumer.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
@@ -46,6 +47,7 @@ const program = new Command("consume:basic")
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .addOption(waitForRedisOption())
   .addOption(allowEvictionOption())
+  .addOption(consumerGcOption(CONSUMER_GC_MS))
   .action(async (opts) => {
     const log = createLogger("consume:basic");
     if (!await redisReadyForConsumer({ url: opts.redisUrl }, opts, log)) return;
@@ -58,6 +60,7 @@ const program = new Command("consume:basic")
       blockMs: opts.blockMs,
       settleMs: opts.settleMs,
       shutdownTimeoutMs: opts.shutdownTimeoutMs,
+      consumerGcMs: opts.consumerGcMs,
       limits: validationLimits(opts),
     });
     const stopped = stopOnSignalsBounded(consumer, log, { timeoutMs: opts.shutdownTimeoutMs });

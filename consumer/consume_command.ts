@@ -10,6 +10,7 @@ import {
   allowEvictionOption,
   blockMsOption,
   consumerBatchSizeOption,
+  consumerGcOption,
   consumerNameOption,
   groupOption,
   idleThresholdOption,
@@ -36,7 +37,13 @@ import {
   validationLimits,
   waitForRedisOption,
 } from "@fastpix/cli";
-import { createLogger, describeTarget, ownedPartitions, redactUrl } from "@fastpix/infra";
+import {
+  CONSUMER_GC_MS,
+  createLogger,
+  describeTarget,
+  ownedPartitions,
+  redactUrl,
+} from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
@@ -76,6 +83,7 @@ const program = new Command("consume")
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .addOption(waitForRedisOption())
   .addOption(allowEvictionOption())
+  .addOption(consumerGcOption(CONSUMER_GC_MS))
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
@@ -117,6 +125,7 @@ const program = new Command("consume")
         markTtlSeconds: opts.markTtl,
         settleMs: opts.settleMs,
         shutdownTimeoutMs: opts.shutdownTimeoutMs,
+        consumerGcMs: opts.consumerGcMs,
         limits: validationLimits(opts),
         hooks: combineHooks(retryHooks(), ledger?.hooks),
       },

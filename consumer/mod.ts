@@ -11,5 +11,6 @@ export * from "./ledger/mod.ts";
 export * from "./dlq.ts";
 export * from "./basic_consumer.ts";
 export * from "./lease.ts";
+export * from "./ghosts.ts";
 export * from "./shutdown.ts";
 export * from "./start.ts";

@@ -20,6 +20,7 @@ import {
 import {
   backoffMs,
   closeNow,
+  CONSUMER_GC_MS,
   createClient,
   createLatencyHistogram,
   createLogger,
@@ -38,6 +39,7 @@ import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 import type { RawEntry } from "./types.ts";
 import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 import { Shutdown, type StopOutcome } from "./shutdown.ts";
+import { GroupMembership } from "./ghosts.ts";
 import {
   type Batch,
   type BatchEntry,
@@ -81,6 +83,8 @@ export interface StreamConsumerOptions {
   commandTimeoutMs?: number;
   /** After a stop, how long the batch in hand may take before it is left pending (`shutdown.ts`). */
   shutdownTimeoutMs?: number;
+  /** Members idle longer than this with nothing pending are removed (`CONSUMER_GC_MS`). */
+  consumerGcMs?: number;
   /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
   hooks?: BatchHooks;
   limits: ValidationLimits;
@@ -250,6 +254,7 @@ export class StreamConsumer {
   #keys: StreamKeys;
   #log: Logger;
   #life: Shutdown;
+  #membership: GroupMembership;
   #latency = createLatencyHistogram();
   #nextReclaimAt = 0;
   #nextTrimAt = 0;
@@ -274,6 +279,12 @@ export class StreamConsumer {
       timeoutMs: options.shutdownTimeoutMs,
       close: () => closeNow(this.redis),
     });
+    this.#membership = new GroupMembership(
+      this.redis,
+      this.#opts,
+      options.consumerGcMs ?? CONSUMER_GC_MS,
+      this.#log,
+    );
   }
 
   /**
@@ -327,7 +338,10 @@ export class StreamConsumer {
         await sleep(backoffMs(failures), this.#life.signal);
       }
     }
-    if (!this.#life.cutOff) await this.#publishLatency(true).catch(() => {});
+    if (!this.#life.cutOff) {
+      await this.#publishLatency(true).catch(() => {});
+      await this.#membership.leave();
+    }
     this.#life.end();
     this.redis.disconnect();
     this.#life.throwIfFatal({ url: this.#opts.redisUrl, cluster: this.#opts.redisCluster });
@@ -374,6 +388,7 @@ export class StreamConsumer {
       this.#nextLatencyAt = now + 1000;
       await this.#publishLatency(false);
     }
+    await this.#membership.collect(now);
   }
 
   /** XAUTOCLAIM loop: takes over entries idle past the threshold, whoever holds them. */

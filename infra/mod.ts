@@ -11,4 +11,5 @@ export * from "./partitions.ts";
 export * from "./log.ts";
 export * from "./histogram.ts";
 export * from "./streams.ts";
+export * from "./consumer_gc.ts";
 export * from "./async.ts";
