@@ -33,6 +33,7 @@ import type { RawEntry } from "./types.ts";
 import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 import { Shutdown, type StopOutcome } from "./shutdown.ts";
 import { GroupMembership } from "./ghosts.ts";
+import { DataLossWatch } from "./data_loss.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",
@@ -80,6 +81,8 @@ export class BasicStreamConsumer {
   #log: Logger;
   #life: Shutdown;
   #membership: GroupMembership;
+  #dataLoss: DataLossWatch;
+  #groupSeen = false;
   #nextRecoverAt = 0;
 
   constructor(options: BasicConsumerOptions) {
@@ -93,6 +96,11 @@ export class BasicStreamConsumer {
     this.#life = new Shutdown({
       timeoutMs: options.shutdownTimeoutMs,
       close: () => closeNow(this.redis),
+    });
+    this.#dataLoss = new DataLossWatch({
+      redis: this.redis,
+      log: this.#log,
+      alsoLost: `the consumer group ${options.group} on ${options.stream} (and what it held)`,
     });
     this.#membership = new GroupMembership(
       this.redis,
@@ -117,6 +125,7 @@ export class BasicStreamConsumer {
     const o = this.#opts;
     let failures = 0;
     let groupReady = false;
+    this.#dataLoss.start();
     while (!this.#life.stopping) {
       try {
         if (!groupReady) groupReady = await this.#ensureGroup();
@@ -142,20 +151,25 @@ export class BasicStreamConsumer {
         this.#life.failIfUnhealable(error);
         if (this.#life.cutOff) break;
         if (error instanceof Error && error.message.startsWith("NOGROUP")) groupReady = false;
-        this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
+        else this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         failures++;
         await sleep(backoffMs(failures), this.#life.signal);
       }
     }
     if (!this.#life.cutOff) await this.#membership.leave();
+    this.#dataLoss.stop();
     this.#life.end();
     this.redis.disconnect();
     this.#life.throwIfFatal({ url: this.#opts.redisUrl });
     return this.stats;
   }
 
+  /** Creates the group if missing; created again, it means Redis lost its data (said once). */
   async #ensureGroup(): Promise<boolean> {
-    await ensureGroup(this.redis, this.#opts.stream, this.#opts.group);
+    const o = this.#opts;
+    const created = await ensureGroup(this.redis, o.stream, o.group);
+    if (created && this.#groupSeen) this.#dataLoss.lost(`group ${o.group} vanished`);
+    this.#groupSeen = true;
     return true;
   }
 

@@ -40,6 +40,7 @@ import type { RawEntry } from "./types.ts";
 import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 import { Shutdown, type StopOutcome } from "./shutdown.ts";
 import { GroupMembership } from "./ghosts.ts";
+import { DataLossWatch } from "./data_loss.ts";
 import {
   type Batch,
   type BatchEntry,
@@ -255,6 +256,8 @@ export class StreamConsumer {
   #log: Logger;
   #life: Shutdown;
   #membership: GroupMembership;
+  #dataLoss: DataLossWatch;
+  #groupSeen = false;
   #latency = createLatencyHistogram();
   #nextReclaimAt = 0;
   #nextTrimAt = 0;
@@ -279,6 +282,13 @@ export class StreamConsumer {
       timeoutMs: options.shutdownTimeoutMs,
       close: () => closeNow(this.redis),
     });
+    this.#dataLoss = new DataLossWatch({
+      redis: this.redis,
+      log: this.#log,
+      alsoLost: `the consumer group ${options.group} on ${this.#keys.stream} (and what it held)`,
+      countersKey: this.#keys.processedCount,
+      ledger: true,
+    });
     this.#membership = new GroupMembership(
       this.redis,
       this.#opts,
@@ -300,11 +310,15 @@ export class StreamConsumer {
     return this.#life.outcome;
   }
 
-  /** Creates the group (and the stream) if missing; an existing group is fine. */
+  /**
+   * Creates the group (and the stream) if missing; an existing group is fine. A group that has to
+   * be created again under a running consumer means Redis lost its data: said once, in one line.
+   */
   async ensureGroup(): Promise<void> {
-    if (await ensureGroup(this.redis, this.#opts.stream, this.#opts.group)) {
-      this.#log.info(`created group ${this.#opts.group} on ${this.#opts.stream}`);
-    }
+    const created = await ensureGroup(this.redis, this.#opts.stream, this.#opts.group);
+    if (created && this.#groupSeen) this.#dataLoss.lost(`group ${this.#opts.group} vanished`);
+    else if (created) this.#log.info(`created group ${this.#opts.group} on ${this.#opts.stream}`);
+    this.#groupSeen = true;
   }
 
   /** Runs until {@link stop}: own pending entries first, then new ones, reclaiming and trimming as it goes. */
@@ -312,6 +326,7 @@ export class StreamConsumer {
     let failures = 0;
     // "0" re-reads what this consumer name holds from an earlier life; ">" reads new entries.
     let cursor: string | undefined = "0";
+    this.#dataLoss.start();
     while (!this.#life.stopping) {
       try {
         if (failures > 0 || cursor === "0") await this.ensureGroup();
@@ -328,9 +343,7 @@ export class StreamConsumer {
           );
           this.redis.disconnect(true);
         } else if (isNoGroup(error)) {
-          this.#log.warn(
-            `group ${this.#opts.group} is missing (Redis lost it?); creating it again`,
-          );
+          this.#log.debug(`group ${this.#opts.group} is missing; creating it again`);
         } else {
           this.#log.warn(`batch failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         }
@@ -342,6 +355,7 @@ export class StreamConsumer {
       await this.#publishLatency(true).catch(() => {});
       await this.#membership.leave();
     }
+    this.#dataLoss.stop();
     this.#life.end();
     this.redis.disconnect();
     this.#life.throwIfFatal({ url: this.#opts.redisUrl, cluster: this.#opts.redisCluster });

@@ -5,7 +5,13 @@
  * That is the design, shown honestly; {@link ReliableListConsumer} is the classic answer.
  * @module
  */
-import { CONSUMER_DEFAULTS, IDLE_STOP_MS, Shutdown, type StopOutcome } from "@fastpix/consumer";
+import {
+  CONSUMER_DEFAULTS,
+  DataLossWatch,
+  IDLE_STOP_MS,
+  Shutdown,
+  type StopOutcome,
+} from "@fastpix/consumer";
 import {
   backoffMs,
   closeNow,
@@ -80,6 +86,7 @@ export abstract class ListConsumerBase {
   protected readonly opts: ListConsumerOptions;
   protected readonly log: Logger;
   protected readonly life: Shutdown;
+  readonly #dataLoss: DataLossWatch;
 
   constructor(options: ListConsumerOptions) {
     this.opts = options;
@@ -90,6 +97,16 @@ export abstract class ListConsumerBase {
       onUnhealable: (error) => this.life.fail(error),
     });
     this.life = new Shutdown({ timeoutMs: options.shutdownTimeoutMs, close: () => this.close() });
+    this.#dataLoss = new DataLossWatch({
+      redis: this.redis,
+      log: this.log,
+      alsoLost: this.alsoLost,
+    });
+  }
+
+  /** What a loss of Redis data takes besides counters, marks and queued payments. */
+  protected get alsoLost(): string | undefined {
+    return undefined;
   }
 
   /** Whether a stop was asked. */
@@ -137,6 +154,7 @@ export abstract class ListConsumerBase {
   async run(): Promise<ListConsumerStats> {
     let held: string[] = [];
     let failures = 0;
+    this.#dataLoss.start();
     await this.begin();
     while (!this.stopping || held.length > 0) {
       try {
@@ -166,6 +184,7 @@ export abstract class ListConsumerBase {
       }
     }
     if (!this.life.cutOff) await this.end();
+    this.#dataLoss.stop();
     this.life.end();
     this.close();
     this.life.throwIfFatal({ url: this.opts.redisUrl });

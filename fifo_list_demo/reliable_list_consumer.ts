@@ -56,6 +56,10 @@ export class ReliableListConsumer extends ListConsumerBase {
     });
   }
 
+  protected override get alsoLost(): string {
+    return "the processing lists (payments taken, not yet applied) and the consumer registry";
+  }
+
   protected override processingKey(): string {
     return listProcessingKey(this.opts.consumerName);
   }
