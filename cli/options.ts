@@ -5,11 +5,12 @@
  * Kept in one file so a later move from commander to Cliffy stays local.
  * @module
  */
-import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { BACKEND_ID_PATTERN, DEFAULT_LIMITS, DEFAULT_MIN_TIMESTAMP_MS } from "@fastpix/pix";
+import { DEFAULT_LIST_BASE, type ListNaming } from "@fastpix/pix";
 import { parseAmountCents, parseTimestamp, type ValidationLimits } from "@fastpix/pix";
 import { UserError } from "@fastpix/pix";
-import { MAX_PARTITIONS, parseShare } from "@fastpix/infra";
+import { MAX_PARTITIONS, parseShare, redactUrl } from "@fastpix/infra";
 import { parseHostPort } from "@fastpix/infra";
 
 /** Parser for a whole number in `[min, max]`. */
@@ -33,18 +34,55 @@ export function parseBoolean(text: string): boolean {
   throw new InvalidArgumentError("Expected true or false.");
 }
 
-/** Parser for a Redis URL (`redis://host:port[/db]` or `rediss://`). */
-export function parseRedisUrl(text: string): string {
-  let url: URL;
+/**
+ * A URL whose userinfo may hold unencoded reserved characters (`postgres://u:p#s/s?@host/db`, as
+ * people paste passwords), percent-encoded so that URL parsers read it as meant: the userinfo ends
+ * at the last `@`, `%XX` sequences are kept, everything else reserved is encoded. A URL that
+ * needs nothing comes back unchanged.
+ */
+export function encodeUserinfo(text: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text)?.[0];
+  if (scheme === undefined) return text;
+  const rest = text.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return text;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  const encode = (part: string) =>
+    part.replace(/%[0-9A-Fa-f]{2}|[^]/gu, (c) => c.length === 3 ? c : encodeURIComponent(c));
+  const encoded = colon < 0
+    ? encode(userinfo)
+    : `${encode(userinfo.slice(0, colon))}:${encode(userinfo.slice(colon + 1))}`;
+  return encoded === userinfo ? text : `${scheme}${encoded}${rest.slice(at)}`;
+}
+
+/**
+ * Parses a URL of one of `protocols` after {@link encodeUserinfo}; a bad one is a one-line
+ * {@link UserError} that shows the URL without its password (commander would print it whole).
+ */
+function parseSecretUrl(text: string, protocols: string[], expected: string): string {
+  let url: URL | undefined;
+  let normalized = text;
   try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError("Expected a URL such as redis://localhost:6379.");
+    normalized = encodeUserinfo(text);
+    url = new URL(normalized);
+  } catch { /* reported below */ }
+  if (url === undefined || !protocols.includes(url.protocol)) {
+    throw new UserError(`Cannot use ${redactUrl(text) || '""'}: expected ${expected}`);
   }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new InvalidArgumentError("Expected a redis:// or rediss:// URL.");
-  }
-  return text;
+  return normalized;
+}
+
+/**
+ * Parser for a Redis URL (`redis://[[user]:password@]host:port[/db]` or `rediss://`); reserved
+ * characters in the password need no percent-encoding.
+ */
+export function parseRedisUrl(text: string): string {
+  return parseSecretUrl(
+    text,
+    ["redis:", "rediss:"],
+    "a Redis URL such as redis://localhost:6379 or rediss://:password@host:6380/0",
+  );
 }
 
 /** Parser for an http:// or https:// URL (a trailing slash is dropped). */
@@ -93,6 +131,20 @@ export const redisUrlOption = () =>
   new Option("--redis-url <url>", "Redis to use").env("REDIS_URL").default("redis://localhost:6379")
     .argParser(parseRedisUrl);
 
+/**
+ * `--redis-ca-file` / `REDIS_CA_FILE`, `--redis-cert-file` / `REDIS_CERT_FILE`, `--redis-key-file`
+ * / `REDIS_KEY_FILE`: TLS for `rediss://` URLs. {@link runCommand} adds them to every command that
+ * has `--redis-url`.
+ */
+export const redisTlsOptions = () => [
+  new Option("--redis-ca-file <path>", "rediss://: PEM CA certificate(s) to trust (a private CA)")
+    .env("REDIS_CA_FILE"),
+  new Option("--redis-cert-file <path>", "rediss://: PEM client certificate (tls-auth-clients)")
+    .env("REDIS_CERT_FILE"),
+  new Option("--redis-key-file <path>", "rediss://: PEM private key of the client certificate")
+    .env("REDIS_KEY_FILE"),
+];
+
 /** `--stream` / `REDIS_STREAM`. */
 export const streamOption = () =>
   new Option("--stream <name>", "payment stream").env("REDIS_STREAM").default("pix_payments")
@@ -107,6 +159,33 @@ export const groupOption = () =>
 export const responsePrefixOption = () =>
   new Option("--response-prefix <prefix>", "prefix of the backends' confirmation streams")
     .env("BACKEND_RESPONSE_PREFIX").default("backend_bacen_response_").argParser(parseName);
+
+/** `--redis-list` / `REDIS_LIST`: the list designs' queues are `<base>_<i>`. */
+export const redisListOption = () =>
+  new Option("--redis-list <base>", "list designs: base name of the queues, <base>_<i>")
+    .env("REDIS_LIST").default(DEFAULT_LIST_BASE).argParser(parseName);
+
+/** `--use-hashtag` / `USE_HASHTAG`: the list designs' queues are `{<base>_<i>}`. */
+export const useHashtagOption = () =>
+  new Option(
+    "--use-hashtag [bool]",
+    "list designs: name the queues {<base>_<i>} (each in its own cluster slot)",
+  ).env("USE_HASHTAG").default(false).preset("true").argParser(parseBoolean);
+
+/**
+ * The list designs' naming from {@link redisListOption} and {@link useHashtagOption}. With
+ * braces in the base a hash tag would not be the whole name: refused.
+ */
+export function listNaming(flags: { redisList: string; useHashtag: boolean }): ListNaming {
+  if (flags.useHashtag && /[{}]/.test(flags.redisList)) {
+    throw new UserError(
+      `REDIS_LIST ${
+        JSON.stringify(flags.redisList)
+      } has braces: with USE_HASHTAG the whole name is the hash tag, so leave them out`,
+    );
+  }
+  return { base: flags.redisList, hashtag: flags.useHashtag };
+}
 
 /** `--backend-id` / `BACKEND_ID`. */
 export const backendIdOption = () =>
@@ -210,27 +289,66 @@ export function validationLimits(
   };
 }
 
-/** Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none). */
+/**
+ * Parser for a PostgreSQL DSN (`postgres://user[:password]@host[:port]/database`; empty: none);
+ * reserved characters in the password need no percent-encoding.
+ */
 export function parsePostgresDsn(text: string): string {
   if (text === "") return text; // set but empty: no ledger
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidArgumentError(
-      "Expected a URL such as postgres://user@localhost:5432/fastpix.",
-    );
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new InvalidArgumentError("Expected a postgres:// or postgresql:// URL.");
-  }
-  return text;
+  return parseSecretUrl(
+    text,
+    ["postgres:", "postgresql:"],
+    "a PostgreSQL URL such as postgres://user:password@localhost:5432/fastpix",
+  );
 }
 
 /** `--postgres-dsn` / `POSTGRES_DSN` (unset: ledger off). */
 export const postgresDsnOption = () =>
   new Option("--postgres-dsn <dsn>", "PostgreSQL ledger (unset: no ledger)").env("POSTGRES_DSN")
     .argParser(parsePostgresDsn);
+
+/** `--postgres-connect-timeout-ms` / `POSTGRES_CONNECT_TIMEOUT_MS`: connect and log in. */
+export const postgresConnectTimeoutOption = () =>
+  new Option("--postgres-connect-timeout-ms <ms>", "PostgreSQL connect (and log-in) timeout")
+    .env("POSTGRES_CONNECT_TIMEOUT_MS").default(5000).argParser(intIn(100, 600_000));
+
+/** `--postgres-statement-timeout-ms` / `POSTGRES_STATEMENT_TIMEOUT_MS`: one statement. */
+export const postgresStatementTimeoutOption = () =>
+  new Option("--postgres-statement-timeout-ms <ms>", "PostgreSQL statement timeout")
+    .env("POSTGRES_STATEMENT_TIMEOUT_MS").default(10_000).argParser(intIn(100, 3_600_000));
+
+/**
+ * `--postgres-idle-in-transaction-timeout-ms` / `POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS`: how long
+ * PostgreSQL keeps a session that sits idle inside a transaction.
+ */
+export const postgresIdleTimeoutOption = () =>
+  new Option(
+    "--postgres-idle-in-transaction-timeout-ms <ms>",
+    "PostgreSQL ends a session idle in a transaction this long",
+  ).env("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS").default(10_000)
+    .argParser(intIn(100, 3_600_000));
+
+/** A command that talks to PostgreSQL: `--postgres-dsn` and the three timeouts already added. */
+export function postgresCommand(name: string) {
+  return new Command(name)
+    .addOption(postgresDsnOption())
+    .addOption(postgresConnectTimeoutOption())
+    .addOption(postgresStatementTimeoutOption())
+    .addOption(postgresIdleTimeoutOption());
+}
+
+/** The PostgreSQL timeouts (`postgres*TimeoutOption`) from parsed options. */
+export function postgresTimeouts(opts: {
+  postgresConnectTimeoutMs: number;
+  postgresStatementTimeoutMs: number;
+  postgresIdleInTransactionTimeoutMs: number;
+}): { connectMs: number; statementMs: number; idleInTransactionMs: number } {
+  return {
+    connectMs: opts.postgresConnectTimeoutMs,
+    statementMs: opts.postgresStatementTimeoutMs,
+    idleInTransactionMs: opts.postgresIdleInTransactionTimeoutMs,
+  };
+}
 
 /** `--ledger-max-backlog` / `LEDGER_MAX_BACKLOG`. */
 export const ledgerMaxBacklogOption = () =>

@@ -3,8 +3,10 @@
  * the consumer group that reads ONE entry per XREADGROUP, counts it, then XACKs it in a separate
  * call, sends no confirmations, and recovers entries stalled at other consumers with XPENDING +
  * XCLAIM. At-least-once: a consumer killed between counting and acknowledging has its entry
- * counted again by whoever claims it. Kept simple on purpose, as the baseline the full consumer
- * is measured against; it validates like every design and dead-letters what is invalid.
+ * counted again by whoever claims it — unless the idempotency mark its count wrote (as every
+ * design does) makes the repeat a duplicate. Kept simple on purpose, as the baseline the full
+ * consumer is measured against; it validates like every design and dead-letters what is invalid,
+ * and what conflicts with a payment already counted under its transaction id (1701).
  * @module
  */
 import {
@@ -23,6 +25,8 @@ import {
 import {
   DEFAULT_LIMITS,
   dlqKey,
+  DONE_MARK_PREFIX,
+  paymentFingerprint,
   PROCESSED_COUNT_KEY,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
@@ -34,6 +38,9 @@ import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
 import { Shutdown, type StopOutcome } from "./shutdown.ts";
 import { GroupMembership } from "./ghosts.ts";
 import { DataLossWatch } from "./data_loss.ts";
+import type { BatchReply } from "./batch_args.ts";
+import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
+import { isBatchRefusal, pauseAfterRefusal, RefusalLog } from "./batch_refusals.ts";
 
 const countPaymentScript = LuaScript.fromFile(
   "count_payment",
@@ -57,6 +64,8 @@ export interface BasicConsumerOptions {
   shutdownTimeoutMs?: number;
   /** Members idle longer than this with nothing pending are removed (`CONSUMER_GC_MS`). */
   consumerGcMs?: number;
+  /** How long a transaction id stays marked as counted, in seconds (default 7 days). */
+  markTtlSeconds?: number;
   limits?: ValidationLimits;
   logger?: Logger;
 }
@@ -65,6 +74,8 @@ export interface BasicConsumerOptions {
 export interface BasicConsumerStats {
   read: number;
   counted: number;
+  /** Repeats of a payment already counted (same fingerprint): acknowledged, not counted. */
+  duplicates: number;
   rejected: number;
   /** Entries claimed from stalled consumers. */
   claimed: number;
@@ -75,7 +86,13 @@ const CLAIM_PAGE = 10;
 
 /** One basic consumer on its own connection. */
 export class BasicStreamConsumer {
-  readonly stats: BasicConsumerStats = { read: 0, counted: 0, rejected: 0, claimed: 0 };
+  readonly stats: BasicConsumerStats = {
+    read: 0,
+    counted: 0,
+    duplicates: 0,
+    rejected: 0,
+    claimed: 0,
+  };
   readonly redis: Redis;
   #opts: BasicConsumerOptions;
   #log: Logger;
@@ -84,10 +101,12 @@ export class BasicStreamConsumer {
   #dataLoss: DataLossWatch;
   #groupSeen = false;
   #nextRecoverAt = 0;
+  #refusals: RefusalLog;
 
   constructor(options: BasicConsumerOptions) {
     this.#opts = options;
     this.#log = options.logger ?? createLogger(`basic consumer ${options.consumerName}`);
+    this.#refusals = new RefusalLog(this.#log);
     this.redis = createRedis(options.redisUrl, {
       name: options.consumerName,
       logger: this.#log,
@@ -174,8 +193,10 @@ export class BasicStreamConsumer {
   }
 
   /**
-   * Counts (or dead-letters) one entry, then acknowledges it: two separate calls. While it is in
-   * hand longer than a third of the idle threshold, the claim on it is renewed (`lease.ts`), so no
+   * Counts (or dead-letters) one entry, then acknowledges it: two separate calls. A refusal of the
+   * count (a counter or the dead-letter stream unusable, Redis out of memory) leaves the entry
+   * pending, to be claimed again later; it is logged once per cause. While the entry is in hand
+   * longer than a third of the idle threshold, the claim on it is renewed (`lease.ts`), so no
    * other consumer takes it from this live one.
    */
   async #handle(id: string, flat: string[], deliveries: number): Promise<void> {
@@ -194,9 +215,44 @@ export class BasicStreamConsumer {
     const result = validateEntry(flat, { limits: o.limits ?? DEFAULT_LIMITS });
     if (o.settleMs) await sleep(o.settleMs);
     if (result.ok) {
-      const keys = [PROCESSED_COUNT_KEY, TOTAL_AMOUNT_KEY, TOTAL_AMOUNT_CENTS_KEY];
-      await countPaymentScript.run(this.redis, keys, [result.payment.amountCents]);
-      this.stats.counted++;
+      const p = result.payment;
+      const dlq = dlqKey(o.stream);
+      const mark = DONE_MARK_PREFIX + p.transactionId;
+      const keys = [
+        dlq,
+        PROCESSED_COUNT_KEY,
+        TOTAL_AMOUNT_KEY,
+        TOTAL_AMOUNT_CENTS_KEY,
+        mark,
+        o.stream,
+      ];
+      const args = [
+        DONE_MARK_PREFIX,
+        o.markTtlSeconds ?? CONSUMER_DEFAULTS.markTtlSeconds,
+        "",
+        new Date().toISOString(),
+        o.consumerName,
+        id,
+        p.transactionId,
+        p.amountCents,
+        paymentFingerprint(p),
+        deliveries,
+      ];
+      let reply: [...BatchReply, string];
+      try {
+        reply = await countPaymentScript.run(this.redis, keys, args) as [...BatchReply, string];
+      } catch (error) {
+        if (!isBatchRefusal(error)) throw error;
+        await pauseAfterRefusal(this.#refusals.refused(error), () => this.#life.stopping);
+        return;
+      }
+      this.#refusals.applied();
+      const [counted, duplicates, rejected, , , migration, rejection] = reply;
+      if (migration) this.#log.warn(migration);
+      this.stats.counted += counted;
+      this.stats.duplicates += duplicates;
+      this.stats.rejected += rejected;
+      if (rejected > 0) this.#log.warn(`dead-lettered ${id}: ${rejection}`);
     } else {
       await this.redis.xadd(
         dlqKey(o.stream),

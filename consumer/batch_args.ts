@@ -73,6 +73,10 @@ export interface OkEntry {
   cents: number;
   /** `cents` as a 2-place decimal (the confirmation's processed_amount). */
   amount: string;
+  /** The payment's fingerprint (`paymentFingerprint` in `@fastpix/pix`), kept in its mark. */
+  fingerprint: string;
+  /** How many times it has been delivered (recorded if the script dead-letters it). */
+  deliveries: number;
 }
 
 /** A payment that is dead-lettered (invalid, or delivered too many times). */
@@ -106,7 +110,7 @@ export type EntryKind = BatchEntry["kind"];
 
 /**
  * Values per entry: kind, id, tx, backend, response index, then four that depend on the kind
- * (ok: cents, amount; reject: deliveries, error code, reason, fields; padded with '').
+ * (ok: cents, amount, fingerprint, deliveries; reject: deliveries, error code, reason, fields).
  */
 export const ENTRY_STRIDE = 9;
 
@@ -119,7 +123,17 @@ export function encodeBatchArgs(
   for (const e of entries) {
     switch (e.kind) {
       case "ok":
-        args.push("ok", e.id, e.tx, e.backend, e.responseIndex, e.cents, e.amount, "", "");
+        args.push(
+          "ok",
+          e.id,
+          e.tx,
+          e.backend,
+          e.responseIndex,
+          e.cents,
+          e.amount,
+          e.fingerprint,
+          e.deliveries,
+        ); // deno-fmt-ignore
         break;
       case "reject":
         args.push(
@@ -164,7 +178,15 @@ export function* batchEntries(args: readonly (string | number)[]): Generator<Bat
     const [kind, id, tx, backend, index, a, b, c, d] = args.slice(i, i + ENTRY_STRIDE);
     const base = { id: String(id), tx: String(tx), backend: String(backend) };
     if (kind === "ok") {
-      yield { kind, ...base, responseIndex: Number(index), cents: Number(a), amount: String(b) };
+      yield {
+        kind,
+        ...base,
+        responseIndex: Number(index),
+        cents: Number(a),
+        amount: String(b),
+        fingerprint: String(c),
+        deliveries: Number(d),
+      };
     } else if (kind === "reject") {
       yield {
         kind,
@@ -182,6 +204,21 @@ export function* batchEntries(args: readonly (string | number)[]): Generator<Bat
     }
   }
 }
+
+/**
+ * What a batch script (`process_batch`, `apply_list_batch`) answers: `[confirmed, duplicates,
+ * rejected, skipped, totalCents, migration]`. `totalCents` is `total_amount_cents` after the batch
+ * as exact text ("0" when nothing was confirmed); `migration` says how the Python original's float
+ * `total_amount` was converted to cents by this batch ("" when it was not).
+ */
+export type BatchReply = [
+  confirmed: number,
+  duplicates: number,
+  rejected: number,
+  skipped: number,
+  totalCents: string,
+  migration: string,
+];
 
 /**
  * The confirmation streams of a batch script's call, in the KEYS that follow its fixed keys;

@@ -28,6 +28,8 @@ const entries: BatchEntry[] = [
     responseIndex: 1,
     cents: 1230,
     amount: "12.30",
+    fingerprint: "AbCd-_12",
+    deliveries: 2,
   },
   {
     kind: "reject",
@@ -47,7 +49,7 @@ Deno.test("encodeBatchArgs lays out the header, then 9 values per entry, as proc
   const args = encodeBatchArgs(header, entries);
   assert.deepEqual(args, [
     "g", "pix:done:", 60, 100, "2026-01-31T12:00:00.000Z", "c1",
-    "ok", "1-0", "tx-1", "7", 1, 1230, "12.30", "", "",
+    "ok", "1-0", "tx-1", "7", 1, 1230, "12.30", "AbCd-_12", 2,
     "reject", "1-1", "", "", 0, 6, 2001, "too many", '{"a":"b"}',
     "gone", "1-2", "", "", 0, "", "", "", "",
   ]); // deno-fmt-ignore

@@ -10,7 +10,7 @@
  */
 import type { RedisClient as Redis } from "@fastpix/infra";
 import type { ValidationLimits } from "@fastpix/pix";
-import type { Batch } from "./batch_args.ts";
+import type { Batch, BatchReply } from "./batch_args.ts";
 import type { RawEntry } from "./types.ts";
 
 /** What hooks know about the batch in hand. */
@@ -42,7 +42,7 @@ export interface BatchHooks {
   /** Runs before validation; may hold entries back (they stay pending). */
   prepare?(redis: Redis, entries: RawEntry[], info: BatchInfo): Promise<PreparedBatch>;
   /** Applies the batch in Redis instead of the plain `applyBatch` (the ledger's outbox does). */
-  apply?(redis: Redis, batch: Batch, info: BatchInfo): Promise<number[]>;
+  apply?(redis: Redis, batch: Batch, info: BatchInfo): Promise<BatchReply>;
   /** Runs after the batch was applied (its failure is logged, not retried). */
   applied?(redis: Redis, entries: RawEntry[], info: BatchInfo): Promise<void>;
   /** Runs when `prepare` or `apply` threw: every entry of the batch stays pending. */

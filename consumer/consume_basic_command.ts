@@ -13,6 +13,7 @@ import {
   consumerNameOption,
   groupOption,
   idleThresholdOption,
+  markTtlOption,
   maxAmountOption,
   redisUrlOption,
   runCommand,
@@ -43,6 +44,7 @@ const program = new Command("consume:basic")
   .addOption(timestampMinOption())
   .addOption(timestampMaxSkewOption())
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
+  .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
   .addOption(settleMsOption())
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .addOption(waitForRedisOption())
@@ -61,6 +63,7 @@ const program = new Command("consume:basic")
       settleMs: opts.settleMs,
       shutdownTimeoutMs: opts.shutdownTimeoutMs,
       consumerGcMs: opts.consumerGcMs,
+      markTtlSeconds: opts.markTtl,
       limits: validationLimits(opts),
     });
     const stopped = stopOnSignalsBounded(consumer, log, { timeoutMs: opts.shutdownTimeoutMs });
@@ -71,7 +74,8 @@ const program = new Command("consume:basic")
     );
     const s = await consumer.run();
     log.info(
-      `stopped: read ${s.read}, counted ${s.counted}, dead-lettered ${s.rejected}, claimed ${s.claimed}`,
+      `stopped: read ${s.read}, counted ${s.counted}, duplicates ${s.duplicates}, ` +
+        `dead-lettered ${s.rejected}, claimed ${s.claimed}`,
     );
     stopped();
   });

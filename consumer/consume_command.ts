@@ -21,7 +21,11 @@ import {
   maxDeliveriesOption,
   partitionsOfOption,
   partitionsOption,
+  postgresConnectTimeoutOption,
   postgresDsnOption,
+  postgresIdleTimeoutOption,
+  postgresStatementTimeoutOption,
+  postgresTimeouts,
   redisClusterOption,
   redisUrlOption,
   resolveMaxDeliveries,
@@ -37,17 +41,14 @@ import {
   validationLimits,
   waitForRedisOption,
 } from "@fastpix/cli";
-import {
-  CONSUMER_GC_MS,
-  createLogger,
-  describeTarget,
-  ownedPartitions,
-  redactUrl,
-} from "@fastpix/infra";
+import { CONSUMER_GC_MS, createLogger, describeTarget, ownedPartitions } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
 import { redisReadyForConsumer } from "./start.ts";
+
+/** How long the ledger may drain its outbox into PostgreSQL once the consumers stopped. */
+const LEDGER_DRAIN_MS = 5000;
 import { ConsumerPool } from "./consumer_pool.ts";
 import { combineHooks } from "./batch_hooks.ts";
 import { retryHooks } from "./retries.ts";
@@ -79,6 +80,9 @@ const program = new Command("consume")
   .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
   .addOption(settleMsOption())
   .addOption(postgresDsnOption())
+  .addOption(postgresConnectTimeoutOption())
+  .addOption(postgresStatementTimeoutOption())
+  .addOption(postgresIdleTimeoutOption())
   .addOption(ledgerMaxBacklogOption())
   .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
   .addOption(waitForRedisOption())
@@ -98,6 +102,10 @@ const program = new Command("consume")
         "The PostgreSQL ledger works with the single-stream layout only: unset POSTGRES_DSN, or REDIS_CLUSTER and PARTITIONS",
       );
     }
+    // PostgreSQL failing in a way no retry heals (a wrong password, a dropped database) stops the
+    // consumers and ends the process with that one line.
+    let fatal: string | undefined;
+    let stopAll = () => {};
     const ledger = opts.postgresDsn
       ? await Ledger.open({
         dsn: opts.postgresDsn,
@@ -106,6 +114,11 @@ const program = new Command("consume")
         consumerName: opts.consumerName,
         maxBacklog: opts.ledgerMaxBacklog,
         claimIdleMs: opts.idleThresholdMs,
+        timeouts: postgresTimeouts(opts),
+        onFatal: (reason) => {
+          fatal = reason;
+          stopAll();
+        },
       })
       : undefined;
     const pool = new ConsumerPool(
@@ -132,8 +145,14 @@ const program = new Command("consume")
       opts.concurrency,
       { count: opts.partitions, owned },
     );
+    stopAll = () => {
+      ledger?.hooks.release();
+      pool.stop();
+    };
+    if (fatal !== undefined) stopAll();
     const stopped = stopOnSignalsBounded(pool, log, {
       timeoutMs: opts.shutdownTimeoutMs,
+      graceMs: ledger ? LEDGER_DRAIN_MS : 0,
       onStop: () => ledger?.hooks.release(),
     });
     const what = opts.partitions === 0
@@ -142,18 +161,23 @@ const program = new Command("consume")
     log.info(
       `consuming ${what} as ${opts.group}/${opts.consumerName} on ${describeTarget(target)}` +
         ` (${pool.consumers.length} loop${pool.consumers.length > 1 ? "s" : ""})` +
-        (opts.postgresDsn ? `, ledger ${redactUrl(opts.postgresDsn)}` : ""),
+        (ledger ? `, ledger ${ledger.db.where}` : ""),
     );
     const s = await pool.run();
     if (ledger) {
-      const w = await ledger.close();
+      // Drains the outbox for up to 5 s while PostgreSQL answers; the rest waits in Redis.
+      const w = await ledger.close(fatal === undefined ? LEDGER_DRAIN_MS : 0);
       log.info(`ledger: ${w.batches} batches written in ${w.flushes} transactions`);
     }
     log.info(
       `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,
     );
+    if (fatal !== undefined) throw new UserError(fatal);
     stopped();
+    // Connections to a PostgreSQL that stopped answering may still be open (they close when it
+    // answers again); nothing is left to do, so they must not hold the exit.
+    if (ledger) Deno.exit(0);
   });
 
 if (import.meta.main) await runCommand(program);

@@ -117,6 +117,46 @@ export async function listDeadLetters(
   return out;
 }
 
+/** The newest dead letters, newest first, from {@link recentDeadLetters}. */
+export interface RecentDeadLetters {
+  letters: DeadLetter[];
+  /** Dead letters looked at (matching the code or not). */
+  scanned: number;
+  /** True when every dead letter was looked at (the scan limit did not cut it). */
+  complete: boolean;
+}
+
+/**
+ * The newest dead letters of `stream`, newest first: at most `count` (default 100), optionally
+ * only one error code, looking at no more than `scan` letters (default 10 × `count`), so filtering
+ * on a rare code costs a bounded number of XREVRANGE pages whatever the dead-letter stream holds.
+ */
+export async function recentDeadLetters(
+  redis: Redis,
+  stream: string,
+  options: { count?: number; code?: number; scan?: number } = {},
+): Promise<RecentDeadLetters> {
+  const count = options.count ?? 100;
+  const scan = options.scan ?? 10 * count;
+  const letters: DeadLetter[] = [];
+  let end = "+";
+  let scanned = 0;
+  while (letters.length < count && scanned < scan) {
+    const pageSize = Math.min(DLQ_CHUNK, scan - scanned);
+    const page = await redis.xrevrange(dlqKey(stream), end, "-", "COUNT", pageSize);
+    for (const [id, flat] of page) {
+      scanned++;
+      const letter = toDeadLetter(id, flat);
+      if (options.code !== undefined && letter.errorCode !== options.code) continue;
+      letters.push(letter);
+      if (letters.length === count) return { letters, scanned, complete: false };
+    }
+    if (page.length < pageSize) return { letters, scanned, complete: true };
+    end = `(${page[page.length - 1][0]}`;
+  }
+  return { letters, scanned, complete: false };
+}
+
 /** What happened to one selected dead letter. */
 export interface LetterOutcome {
   /** Its id in the dead-letter stream (or, for `unknown`, the id given). */

@@ -5,7 +5,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import { createRedis, type Redis, requireRedis } from "@fastpix/infra";
-import { dlqKey, UserError } from "@fastpix/pix";
+import { dlqKey, formatCount, UserError } from "@fastpix/pix";
 import { intIn, redisUrlOption, runCommand, streamOption } from "@fastpix/cli";
 import {
   deadLetterPages,
@@ -72,7 +72,11 @@ program.command("list")
         deadLetterPages(redis, opts.stream, filter),
         writeStdout,
       );
-      console.log(`${total} dead letters in ${dlqKey(opts.stream)}; showing ${shown}`);
+      console.log(
+        `${formatCount(total)} dead letters in ${dlqKey(opts.stream)}; showing ${
+          formatCount(shown)
+        }`,
+      );
     } finally {
       redis.disconnect();
     }
@@ -151,9 +155,9 @@ pay it again once the mark has expired (for a partition's stream, --stream 'pix_
 the mark is pix:done:{<tag>}:<transaction_id>). Dead letters whose original fields cannot be read
 back are skipped and left in place.`,
   (tally, stream) => [
-    `replayed ${tally.counts.replayed} dead letters onto ${stream}; ` +
-    `${tally.counts.processed} already processed (deleted, not re-enqueued), ` +
-    `${tally.counts.gone} already gone, ${tally.counts.skipped} skipped`,
+    `replayed ${formatCount(tally.counts.replayed)} dead letters onto ${stream}; ` +
+    `${formatCount(tally.counts.processed)} already processed (deleted, not re-enqueued), ` +
+    `${formatCount(tally.counts.gone)} already gone, ${formatCount(tally.counts.skipped)} skipped`,
     ...tally.detail("processed", "already processed"),
     ...tally.detail("gone", "already gone (replayed or purged by another run)"),
     ...tally.detail("skipped", `skipped (left in ${dlqKey(stream)})`, "; "),
@@ -165,8 +169,8 @@ selectionCommand(
   "Delete dead letters.",
   COMMON_SEMANTICS,
   (tally, stream) => [
-    `purged ${tally.counts.purged} dead letters from ${dlqKey(stream)}; ` +
-    `${tally.counts.gone} already gone, ${tally.counts.skipped} skipped`,
+    `purged ${formatCount(tally.counts.purged)} dead letters from ${dlqKey(stream)}; ` +
+    `${formatCount(tally.counts.gone)} already gone, ${formatCount(tally.counts.skipped)} skipped`,
     ...tally.detail("gone", "already gone (replayed or purged by another run)"),
     ...tally.detail("skipped", `skipped (left in ${dlqKey(stream)})`, "; "),
   ],

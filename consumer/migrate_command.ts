@@ -1,26 +1,31 @@
 /**
  * `deno task migrate`: brings the PostgreSQL ledger's schema up to date (versioned, idempotent).
+ * Bounded like every PostgreSQL use: a server that does not answer ends it with one line.
  * @module
  */
-import { Command } from "@commander-js/extra-typings";
-import { postgresDsnOption, runCommand } from "@fastpix/cli";
-import { redactUrl } from "@fastpix/infra";
-import { migrate, requirePostgres } from "./ledger/mod.ts";
+import { postgresCommand, postgresTimeouts, runCommand } from "@fastpix/cli";
+import { loadMigrations, migrate, postgresUserError, requirePostgres } from "./ledger/mod.ts";
 
-const program = new Command("migrate")
+const program = postgresCommand("migrate")
   .description("Apply the PostgreSQL ledger's missing migrations (safe to run again).")
-  .addOption(postgresDsnOption())
   .action(async (opts) => {
-    const sql = await requirePostgres(opts.postgresDsn);
+    const timeouts = postgresTimeouts(opts);
+    const db = await requirePostgres(opts.postgresDsn, timeouts);
     try {
-      const { applied, version } = await migrate(sql);
+      // One transaction of a few statements per migration, each bounded by the statement timeout.
+      const statements = 3 + 2 * (await loadMigrations()).length;
+      const { applied, version } = await db.run((sql) => migrate(sql), {
+        deadlineMs: timeouts.connectMs + statements * timeouts.statementMs,
+      }).catch((error) => {
+        throw postgresUserError(db, error);
+      });
       console.log(
         applied.length === 0
-          ? `ledger schema at ${redactUrl(opts.postgresDsn!)} already at version ${version}`
+          ? `ledger schema at ${db.where} already at version ${version}`
           : `applied ${applied.join(", ")}; ledger schema at version ${version}`,
       );
     } finally {
-      await sql.end({ timeout: 1 });
+      await db.end(1000);
     }
   });
 

@@ -6,6 +6,7 @@ export * from "./stream_consumer.ts";
 export * from "./batch_args.ts";
 export * from "./consumer_pool.ts";
 export * from "./batch_hooks.ts";
+export * from "./batch_refusals.ts";
 export * from "./retries.ts";
 export * from "./ledger/mod.ts";
 export * from "./dlq.ts";

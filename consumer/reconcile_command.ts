@@ -15,7 +15,7 @@ import {
   runCommand,
   streamOption,
 } from "@fastpix/cli";
-import { requirePostgres, requireSchema, type Sql } from "./ledger/mod.ts";
+import { type Postgres, postgresUserError, requirePostgres, requireSchema } from "./ledger/mod.ts";
 import { reconcile, type ReconcileReport } from "./reconcile.ts";
 
 /** Exit code when the sources disagree. */
@@ -93,14 +93,15 @@ transaction ids involved); 2 Redis or PostgreSQL cannot be used.`,
   )
   .action(async (opts) => {
     await requireRedis(opts.redisUrl);
-    let sql: Sql | undefined;
+    let db: Postgres | undefined;
     if (opts.postgresDsn) {
-      sql = await requirePostgres(opts.postgresDsn);
-      await requireSchema(sql).catch(async (error) => {
-        await sql!.end({ timeout: 1 });
-        throw error;
+      db = await requirePostgres(opts.postgresDsn);
+      await db.run((sql) => requireSchema(sql)).catch(async (error) => {
+        await db!.end(1000);
+        throw postgresUserError(db!, error);
       });
     }
+    const sql = db?.sql;
     const redis = createRedis(opts.redisUrl, { name: "reconcile" });
     try {
       const report = await reconcile(redis, {
@@ -116,7 +117,7 @@ transaction ids involved); 2 Redis or PostgreSQL cannot be used.`,
       if (!report.agree) Deno.exitCode = EXIT_DISAGREE;
     } finally {
       redis.disconnect();
-      await sql?.end({ timeout: 1 });
+      await db?.end(1000);
     }
   });
 

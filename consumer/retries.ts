@@ -74,8 +74,10 @@ export function retryHooks(options: RetryOptions = {}): BatchHooks {
       return { entries: entries.filter(([id]) => !failures.has(id)), lastErrors };
     },
     async applied(redis, entries, info) {
-      // Only redelivered entries can have a last error to clear.
-      const ids = entries.map(([id]) => id).filter((id) => deliveriesOf(info, id) > 1);
+      // Only redelivered entries (re-read or reclaimed: they have a delivery count) can have a last
+      // error to clear. Not only those counted more than once: a batch-level refusal gives its
+      // entries their count back (batch_refusals.ts), so a retried first delivery counts 1 again.
+      const ids = entries.map(([id]) => id).filter((id) => info.deliveries?.has(id));
       if (ids.length > 0) await redis.hdel(lastErrorKey(info.stream), ...ids);
     },
     async failed(redis, entries, _info, error) {

@@ -262,12 +262,18 @@ export interface Stoppable {
 export function stopOnSignalsBounded(
   consumer: Stoppable,
   log: Logger,
-  options: { timeoutMs: number; dropped?: boolean; onStop?: () => void },
+  options: {
+    timeoutMs: number;
+    dropped?: boolean;
+    /** More time the command needs once the consumers stopped (the ledger's drain). */
+    graceMs?: number;
+    onStop?: () => void;
+  },
 ): () => void {
   let signalled = false;
   const remove = stopOnSignals(() => {
     signalled = true;
-    exitAfter(options.timeoutMs + IDLE_STOP_MS + 1000, log);
+    exitAfter(options.timeoutMs + IDLE_STOP_MS + 1000 + (options.graceMs ?? 0), log);
     options.onStop?.();
     consumer.stop();
   }, log);

@@ -11,6 +11,7 @@ import {
   ErrorCode,
   formatCents,
   LATENCY_KEY,
+  paymentFingerprint,
   responseStreamKey,
   type StreamKeys,
   streamKeys,
@@ -34,6 +35,7 @@ import {
   safeTrimId,
   sleep,
   summarize,
+  WindowedHistogram,
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 import type { RawEntry } from "./types.ts";
@@ -44,10 +46,18 @@ import { DataLossWatch } from "./data_loss.ts";
 import {
   type Batch,
   type BatchEntry,
+  type BatchReply,
   encodeBatchArgs,
   processBatchScript,
   ResponseStreams,
 } from "./batch_args.ts";
+import {
+  isBatchRefusal,
+  isScriptBug,
+  pauseAfterRefusal,
+  RefusalLog,
+  undoDeliveries,
+} from "./batch_refusals.ts";
 
 /** Settings of one consumer loop; the command fills them from flags and env vars. */
 export interface StreamConsumerOptions {
@@ -201,6 +211,8 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
         responseIndex: responses.positionOf(p.backendId),
         cents: p.amountCents,
         amount: formatCents(p.amountCents),
+        fingerprint: paymentFingerprint(p),
+        deliveries: count,
       });
     } else {
       // A rejected message may have a bad backend_id: it then gets no confirmation stream.
@@ -240,11 +252,28 @@ export function buildBatch(entries: readonly RawEntry[], ctx: BatchContext): Bat
 }
 
 /**
- * Applies a batch atomically; resolves to `[confirmed, duplicates, rejected, skipped, totalCents]`.
- * Applying the same batch again changes nothing: its entries are no longer pending (skipped).
+ * Applies a batch atomically; resolves to the script's {@link BatchReply} (`[confirmed, duplicates,
+ * rejected, skipped, totalCents, migration]`). Applying the same batch again changes nothing: its
+ * entries are no longer pending (skipped).
  */
-export async function applyBatch(redis: RedisClient, batch: Batch): Promise<number[]> {
-  return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
+export async function applyBatch(redis: RedisClient, batch: Batch): Promise<BatchReply> {
+  return await processBatchScript.run(redis, batch.keys, batch.args) as BatchReply;
+}
+
+/** Applying a batch failed as a whole (not one of its entries): see `batch_refusals.ts`. */
+class BatchFailed extends Error {
+  constructor(readonly entries: readonly RawEntry[], override readonly cause: unknown) {
+    super(errorMessage(cause));
+  }
+}
+
+/** Runs `step`, turning what it throws into a {@link BatchFailed} of `entries`. */
+async function batchStep<T>(entries: readonly RawEntry[], step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new BatchFailed(entries, error);
+  }
 }
 
 /** One consumer of the group, on its own connection. */
@@ -259,6 +288,8 @@ export class StreamConsumer {
   #dataLoss: DataLossWatch;
   #groupSeen = false;
   #latency = createLatencyHistogram();
+  #latencyWindow = new WindowedHistogram();
+  #refusals: RefusalLog;
   #nextReclaimAt = 0;
   #nextTrimAt = 0;
   #nextLatencyAt = 0;
@@ -268,6 +299,7 @@ export class StreamConsumer {
     this.#keys = streamKeys(options.stream, options.partition);
     this.#opts = { ...options, stream: this.#keys.stream };
     this.#log = options.logger ?? createLogger(`consumer ${options.consumerName}`);
+    this.#refusals = new RefusalLog(this.#log);
     this.redis = createClient(
       { url: options.redisUrl, cluster: options.redisCluster },
       // No reply for this long (well past a blocking read's wait) means a silent socket: reconnect.
@@ -468,14 +500,22 @@ export class StreamConsumer {
   async #handle(entries: RawEntry[], deliveries?: Map<string, number>): Promise<void> {
     if (entries.length === 0) return;
     const o = this.#opts;
-    let counts: number[];
-    if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
-    else {
-      const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
-      if (o.settleMs) await sleep(o.settleMs);
-      counts = await applyBatch(this.redis, batch);
+    let counts: BatchReply;
+    try {
+      if (o.hooks) counts = await this.#applyHooked(entries, deliveries, o.hooks);
+      else {
+        const batch = buildBatch(entries, { ...o, deliveries, keys: this.#keys });
+        if (o.settleMs) await sleep(o.settleMs);
+        counts = await batchStep(entries, () => applyBatch(this.redis, batch));
+      }
+    } catch (error) {
+      if (!(error instanceof BatchFailed)) throw error;
+      await this.#batchFailed(error, deliveries);
+      return;
     }
-    const [confirmed, duplicates, rejected, skipped] = counts;
+    this.#refusals.applied();
+    const [confirmed, duplicates, rejected, skipped, , migration] = counts;
+    if (migration) this.#log.warn(migration);
     const doneMs = Date.now();
     const s = this.stats;
     s.read += entries.length;
@@ -486,8 +526,29 @@ export class StreamConsumer {
     s.batches++;
     if (rejected > 0) this.#log.warn(`dead-lettered ${rejected} entries to ${this.#keys.dlq}`);
     for (const [id, flat] of entries) {
-      if (flat !== null) recordMs(this.#latency, doneMs - idTimeMs(id));
+      if (flat === null) continue;
+      const ms = doneMs - idTimeMs(id);
+      recordMs(this.#latency, ms);
+      this.#latencyWindow.recordMs(ms);
     }
+  }
+
+  /**
+   * A batch failed as a whole: its entries get their delivery counts back (the failure was not
+   * theirs), then a refusal is logged once per cause and retried after a pause (the entries stay
+   * pending), and anything else goes to the run loop. A script's own run-time error is the
+   * exception: the entries keep their counts (see `batch_refusals.ts`).
+   */
+  async #batchFailed(failure: BatchFailed, deliveries: Map<string, number> | undefined) {
+    const cause = failure.cause;
+    if (isScriptBug(cause)) throw cause;
+    const live = failure.entries.filter(([, f]) => f !== null).map(([id]) => id);
+    await undoDeliveries(this.redis, this.#opts, live, deliveries).catch((error) =>
+      this.#refusals.cannotUndo(error)
+    );
+    if (!isBatchRefusal(cause)) throw cause;
+    const n = this.#refusals.refused(cause);
+    await pauseAfterRefusal(n, () => this.#life.stopping);
   }
 
   /** A batch through {@link BatchHooks}: prepare (may hold entries back), apply, then report. */
@@ -495,12 +556,14 @@ export class StreamConsumer {
     entries: RawEntry[],
     deliveries: Map<string, number> | undefined,
     hooks: BatchHooks,
-  ): Promise<number[]> {
+  ): Promise<BatchReply> {
     const o = this.#opts;
     const info: BatchInfo = { ...o, deliveries, startedMs: Date.now() };
     try {
-      const prepared = hooks.prepare ? await hooks.prepare(this.redis, entries, info) : { entries };
-      if (prepared.entries.length === 0) return [0, 0, 0, 0, 0];
+      const prepared = hooks.prepare
+        ? await batchStep(entries, () => hooks.prepare!(this.redis, entries, info))
+        : { entries };
+      if (prepared.entries.length === 0) return [0, 0, 0, 0, "0", ""];
       const batch = buildBatch(prepared.entries, {
         ...o,
         deliveries,
@@ -508,15 +571,17 @@ export class StreamConsumer {
         lastErrors: prepared.lastErrors,
       });
       if (o.settleMs) await sleep(o.settleMs);
-      const counts = hooks.apply
-        ? await hooks.apply(this.redis, batch, info)
-        : await applyBatch(this.redis, batch);
+      const counts = await batchStep(
+        prepared.entries,
+        () => hooks.apply ? hooks.apply(this.redis, batch, info) : applyBatch(this.redis, batch),
+      );
       await hooks.applied?.(this.redis, prepared.entries, info).catch((error) =>
         this.#log.warn(`after-batch hook failed: ${errorMessage(error)}`)
       );
       return counts;
     } catch (error) {
-      await hooks.failed?.(this.redis, entries, info, error).catch(() => {});
+      const cause = error instanceof BatchFailed ? error.cause : error;
+      await hooks.failed?.(this.redis, entries, info, cause).catch(() => {});
       throw error;
     }
   }
@@ -529,14 +594,21 @@ export class StreamConsumer {
     if (minId !== undefined) await this.redis.xtrim(o.stream, "MINID", "~", minId);
   }
 
-  /** Publishes this consumer's enqueue-to-confirmation latency (HSET pix:latency <consumer> JSON). */
+  /**
+   * Publishes this consumer's enqueue-to-confirmation latency (HSET pix:latency <consumer> JSON):
+   * since start, and over the last 10 s in `window`.
+   */
   async #publishLatency(final: boolean): Promise<void> {
     if (final) {
       await this.redis.hdel(LATENCY_KEY, this.#opts.consumerName);
       return;
     }
     if (this.#latency.totalCount === 0) return;
-    const summary = { ...summarize(this.#latency), at: new Date().toISOString() };
+    const summary = {
+      ...summarize(this.#latency),
+      at: new Date().toISOString(),
+      window: this.#latencyWindow.summarize(),
+    };
     await this.redis.hset(LATENCY_KEY, this.#opts.consumerName, JSON.stringify(summary));
   }
 }

@@ -9,7 +9,7 @@ import { ListConsumer } from "./list_consumer.ts";
 
 const program = listConsumerCommand(
   "consume:list",
-  "Consume PIX payments from source_list_<i> with BRPOP: validate, confirm, count (no ack).",
+  "Consume PIX payments from <base>_<i> (default source_list_0) with BRPOP: validate, confirm, count (no ack).",
 ).action(async (flags) => {
   await runListConsumer(new ListConsumer(listConsumerOptions(flags)), flags, "list");
 });

@@ -9,7 +9,7 @@ import { ReliableListConsumer } from "./reliable_list_consumer.ts";
 
 const program = listConsumerCommand(
   "consume:list-reliable",
-  "Consume PIX payments from source_list_<i> with BLMOVE into a processing list; reap dead consumers.",
+  "Consume PIX payments from <base>_<i> (default source_list_0) with BLMOVE into a processing list; reap dead consumers.",
 )
   .addOption(
     Object.assign(idleThresholdOption(), {

@@ -8,6 +8,7 @@ import {
   dlqKey,
   DONE_MARK_PREFIX,
   formatCents,
+  paymentFingerprint,
   PROCESSED_COUNT_KEY,
   responseStreamKey,
   TOTAL_AMOUNT_CENTS_KEY,
@@ -15,7 +16,7 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import { LuaScript, type Redis } from "@fastpix/infra";
-import { ResponseStreams, settingsArgs } from "@fastpix/consumer";
+import { type BatchReply, ResponseStreams, settingsArgs } from "@fastpix/consumer";
 import { validateListPayload } from "./payload.ts";
 
 /** The script that applies a batch (KEYS and ARGV in `lua/apply_list_batch.lua`). */
@@ -54,21 +55,22 @@ export interface ListBatchResult {
   rejected: number;
   /** Payloads the reaper had already returned to the queue (reliable mode). */
   skipped: number;
-  /** `total_amount_cents` after the batch (0 when nothing was confirmed). */
-  totalCents: number;
+  /** `total_amount_cents` after the batch, exact ("0" when nothing was confirmed). */
+  totalCents: string;
+  /** How this batch converted the Python original's float `total_amount` ("" when it did not). */
+  migration: string;
 }
 
 /**
  * Validates the payloads (oldest first) and lays out the `apply_list_batch` call (pure: no I/O).
  * Bad JSON and bad fields become dead letters with a rejected confirmation when the backend is
- * known and safe.
+ * known and safe; a good payload without `backend_id` is counted with no confirmation (position 0).
  */
 export function buildListBatch(payloads: readonly string[], ctx: ListBatchContext): ListBatch {
   const responses = new ResponseStreams((backendId) =>
     responseStreamKey(ctx.responsePrefix, backendId)
   );
   const nowMs = ctx.nowMs ?? Date.now();
-  const reliable = ctx.mode === "reliable";
   const args: (string | number)[] = [
     ctx.mode,
     ...settingsArgs({
@@ -84,12 +86,13 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
       const p = result.payment;
       args.push(
         "ok",
-        reliable ? raw : "",
+        raw,
         p.transactionId,
         p.backendId,
-        responses.positionOf(p.backendId),
+        p.backendId === "" ? 0 : responses.positionOf(p.backendId), // "": no backend_id, no confirmation
         p.amountCents,
         formatCents(p.amountCents),
+        paymentFingerprint(p),
       );
     } else {
       const fields = result.fields ?? {};
@@ -102,6 +105,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
         backend === "" ? 0 : responses.positionOf(backend),
         result.rejection.code,
         result.rejection.message,
+        "",
       );
     }
   }
@@ -110,7 +114,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
     PROCESSED_COUNT_KEY,
     TOTAL_AMOUNT_KEY,
     TOTAL_AMOUNT_CENTS_KEY,
-    reliable ? ctx.processingKey! : ctx.source,
+    ctx.mode === "reliable" ? ctx.processingKey! : ctx.source,
     ...responses.keys,
   ];
   return { keys, args };
@@ -118,10 +122,7 @@ export function buildListBatch(payloads: readonly string[], ctx: ListBatchContex
 
 /** Applies a batch atomically. */
 export async function applyListBatch(redis: Redis, batch: ListBatch): Promise<ListBatchResult> {
-  const [confirmed, duplicates, rejected, skipped, totalCents] = await applyListBatchScript.run(
-    redis,
-    batch.keys,
-    batch.args,
-  ) as number[];
-  return { confirmed, duplicates, rejected, skipped, totalCents };
+  const [confirmed, duplicates, rejected, skipped, totalCents, migration] =
+    await applyListBatchScript.run(redis, batch.keys, batch.args) as BatchReply;
+  return { confirmed, duplicates, rejected, skipped, totalCents, migration };
 }

@@ -11,8 +11,10 @@ import {
   consumerBatchSizeOption,
   consumerNameOption,
   intIn,
+  listNaming,
   markTtlOption,
   maxAmountOption,
+  redisListOption,
   redisUrlOption,
   responseMaxlenOption,
   responsePrefixOption,
@@ -20,6 +22,7 @@ import {
   shutdownTimeoutOption,
   timestampMaxSkewOption,
   timestampMinOption,
+  useHashtagOption,
   validationLimits,
   waitForRedisOption,
 } from "@fastpix/cli";
@@ -41,9 +44,11 @@ export function listConsumerCommand(name: string, description: string) {
     .description(description)
     .addOption(redisUrlOption())
     .addOption(
-      new Option("--list-index <i>", "take from source_list_<i>").env("LIST_INDEX")
+      new Option("--list-index <i>", "take from queue <i>: <base>_<i>").env("LIST_INDEX")
         .default(LIST_CONSUMER_DEFAULTS.listIndex).argParser(intIn(0, 1_000_000)),
     )
+    .addOption(redisListOption())
+    .addOption(useHashtagOption())
     .addOption(consumerNameOption())
     .addOption(responsePrefixOption())
     .addOption(responseMaxlenOption())
@@ -66,6 +71,7 @@ export function listConsumerOptions(flags: ListFlags): ListConsumerOptions {
   return {
     redisUrl: flags.redisUrl,
     listIndex: flags.listIndex,
+    listNaming: listNaming(flags),
     consumerName: flags.consumerName,
     responsePrefix: flags.responsePrefix,
     responseMaxlen: flags.responseMaxlen,

@@ -9,6 +9,9 @@ import {
   CONSUMER_DEFAULTS,
   DataLossWatch,
   IDLE_STOP_MS,
+  isBatchRefusal,
+  pauseAfterRefusal,
+  RefusalLog,
   Shutdown,
   type StopOutcome,
 } from "@fastpix/consumer";
@@ -22,14 +25,16 @@ import {
   type Redis,
   sleep,
 } from "@fastpix/infra";
-import { dlqKey, sourceListKey, type ValidationLimits } from "@fastpix/pix";
+import { dlqKey, type ListNaming, sourceListKey, type ValidationLimits } from "@fastpix/pix";
 import { applyListBatch, buildListBatch } from "./list_batch.ts";
 
 /** Settings of one list consumer; the commands fill them from flags and env vars. */
 export interface ListConsumerOptions {
   redisUrl: string;
-  /** Takes from `source_list_<listIndex>` (`LIST_INDEX`). */
+  /** Takes from queue `listIndex` (`LIST_INDEX`): `source_list_<listIndex>` by default. */
   listIndex: number;
+  /** How the queues are named (`REDIS_LIST`, `USE_HASHTAG`); default `source_list_<i>`. */
+  listNaming?: ListNaming;
   consumerName: string;
   responsePrefix: string;
   /** Payloads taken per read. */
@@ -87,10 +92,12 @@ export abstract class ListConsumerBase {
   protected readonly log: Logger;
   protected readonly life: Shutdown;
   readonly #dataLoss: DataLossWatch;
+  #refusals: RefusalLog;
 
   constructor(options: ListConsumerOptions) {
     this.opts = options;
     this.log = options.logger ?? createLogger(`list consumer ${options.consumerName}`);
+    this.#refusals = new RefusalLog(this.log);
     this.redis = createRedis(options.redisUrl, {
       name: options.consumerName,
       logger: this.log,
@@ -121,7 +128,7 @@ export abstract class ListConsumerBase {
 
   /** The list this consumer takes from. */
   get source(): string {
-    return sourceListKey(this.opts.listIndex);
+    return sourceListKey(this.opts.listIndex, this.opts.listNaming);
   }
 
   /** Asks the loop to stop after the batch in hand (bounded: see `shutdown.ts`). */
@@ -191,18 +198,36 @@ export abstract class ListConsumerBase {
     return this.stats;
   }
 
+  /**
+   * Applies a batch. A refusal of the whole batch (a counter or the dead-letter stream of the wrong
+   * type, Redis out of memory: see `batch_refusals.ts` in `@fastpix/consumer`) is logged once per
+   * cause and the same batch retried after a pause, as long as it takes (as the run loop does with
+   * a batch in hand): its payloads stay in hand (plain) or in the processing list (reliable).
+   * Other failures go to the run loop.
+   */
   async #apply(payloads: string[]): Promise<void> {
     const o = this.opts;
-    this.life.setSent(true);
-    const r = await applyListBatch(
-      this.redis,
-      buildListBatch(payloads, {
-        ...o,
-        mode: this.mode,
-        source: this.source,
-        processingKey: this.processingKey(),
-      }),
-    ).finally(() => this.life.setSent(false));
+    const batch = buildListBatch(payloads, {
+      ...o,
+      mode: this.mode,
+      source: this.source,
+      processingKey: this.processingKey(),
+    });
+    let r: Awaited<ReturnType<typeof applyListBatch>>;
+    for (;;) {
+      try {
+        this.life.setSent(true);
+        r = await applyListBatch(this.redis, batch).finally(() => this.life.setSent(false));
+        break;
+      } catch (error) {
+        if (!isBatchRefusal(error)) throw error;
+        // Even when stopping: the run loop never lets go of a batch in hand either (until the
+        // stop's bound cuts it off).
+        await pauseAfterRefusal(this.#refusals.refused(error), () => this.life.cutOff);
+      }
+    }
+    this.#refusals.applied();
+    if (r.migration) this.log.warn(r.migration);
     const s = this.stats;
     s.confirmed += r.confirmed;
     s.duplicates += r.duplicates;

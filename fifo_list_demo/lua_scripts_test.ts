@@ -9,13 +9,15 @@ Deno.test("the stream and list batch scripts share the same include files, joine
   const names = (includes: readonly string[]) =>
     includes.map((href) => href.slice(href.lastIndexOf("/lua/includes/") + 1));
   assert.deepEqual(names(stream.includes), [
+    "lua/includes/decimal.lua",
     "lua/includes/batch.lua",
     "lua/includes/checks.lua",
-    "lua/includes/confirm.lua",
     "lua/includes/reject.lua",
+    "lua/includes/confirm.lua",
     "lua/includes/count.lua",
   ]);
-  // The very same files, not copies: one place for the confirm / duplicate / reject / count steps.
+  // The very same files, not copies: one place for the confirm / duplicate / reject / count steps
+  // (and the exact decimal arithmetic of the counters).
   assert.deepEqual(list.includes, stream.includes);
   for (const href of stream.includes) {
     // Its own directives are gone (their files are joined in once, where first asked for).

@@ -1,7 +1,9 @@
 /**
  * The list designs' wire format: one JSON object per list item, with the stream entry's field
  * names. Values are strings; numbers are accepted too (the Python original's list injector sends
- * `"amount": 12.3`) and kept as JavaScript prints them (`12.3`, `5` for `5.0`).
+ * `"amount": 12.3`) and kept as JavaScript prints them (`12.3`, `5` for `5.0`). `backend_id` may be
+ * left out, as the original's list injector does (`transaction_id`, `amount`, `timestamp` only):
+ * such a payment is processed and counted like any other, and confirmed to nobody.
  * @module
  */
 import {
@@ -58,12 +60,18 @@ export function parseListPayload(
 /** What {@link validateListPayload} found: the fields (when they parsed) and the verdict. */
 export type ListPayloadResult = { fields?: Record<string, string> } & ValidationResult;
 
-/** Parses and validates one list item with the same rules as the stream consumer. */
+/**
+ * Parses and validates one list item with the same rules as the stream consumer, except that
+ * `backend_id` may be left out (the payment's `backendId` is then `""`: no confirmation).
+ */
 export function validateListPayload(
   raw: string,
   options: { limits?: ValidationLimits; nowMs?: number } = {},
 ): ListPayloadResult {
   const parsed = parseListPayload(raw);
   if (!parsed.ok) return parsed;
-  return { fields: parsed.fields, ...validatePayment(parsed.fields, options) };
+  return {
+    fields: parsed.fields,
+    ...validatePayment(parsed.fields, { ...options, backendIdOptional: true }),
+  };
 }

@@ -26,6 +26,25 @@ Deno.test("numbers are read as the Python original sends them, strings kept as s
   assert.equal(r.payment.transactionId, "123456");
 });
 
+Deno.test("the Python original's list payload (no backend_id) is a payment confirmed to nobody", () => {
+  // util_pix_injector_demo.py: json.dumps of transaction_id, a float amount, datetime.now().isoformat()
+  const raw =
+    '{"transaction_id": "txn_1769860740123_42", "amount": 722.28, "timestamp": "2026-01-31T11:59:00.123456"}';
+  const r = validateListPayload(raw, { nowMs: NOW });
+  assert.ok(r.ok);
+  assert.equal(r.payment.backendId, "");
+  assert.equal(r.payment.amountCents, 72228);
+  assert.equal(r.payment.transactionId, "txn_1769860740123_42");
+  const whole = validateListPayload(
+    '{"transaction_id": "txn_1769860740123_43", "amount": 10.0, "timestamp": "2026-01-31T11:59:00"}',
+    { nowMs: NOW },
+  );
+  assert.ok(whole.ok && whole.payment.amountCents === 1000);
+  // Left out is fine; present, it must name a backend.
+  const empty = validateListPayload(JSON.stringify({ ...good, backend_id: "" }), { nowMs: NOW });
+  assert.ok(!empty.ok && empty.rejection.code === ErrorCode.BACKEND_ID_MISSING);
+});
+
 Deno.test("payloads that are not a JSON object of strings and numbers are malformed", () => {
   for (const raw of ["{oops", "[]", "null", '"text"', JSON.stringify({ ...good, amount: null })]) {
     const r = parseListPayload(raw);

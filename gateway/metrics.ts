@@ -47,7 +47,12 @@ export interface ScrapeState {
   queueDepth: Map<string, number>;
   redisUp: boolean;
   waitingConfirmations: number;
+  /** Confirmation streams (backends) the wait=true reader watches now. */
+  watchedStreams?: number;
 }
+
+/** Why a request was turned away with 503 before anything was enqueued. */
+export type Refusal = "waiters" | "watched_backends" | "queue_lag";
 
 /** Counters of one gateway process. */
 export class GatewayMetrics {
@@ -55,6 +60,7 @@ export class GatewayMetrics {
   #latency = new Map<Route, Histogram>();
   #designs = new Map<string, DesignCounters>();
   #confirmationTimeouts = 0;
+  #refused = new Map<Refusal, number>();
 
   /** Counts one answered request and its duration. */
   observe(route: Route, status: number, seconds: number): void {
@@ -84,6 +90,11 @@ export class GatewayMetrics {
   /** Counts a `wait=true` request that gave up. */
   confirmationTimeout(): void {
     this.#confirmationTimeouts++;
+  }
+
+  /** Counts a request turned away by a bound (answered 503). */
+  refused(reason: Refusal): void {
+    this.#refused.set(reason, (this.#refused.get(reason) ?? 0) + 1);
   }
 
   /** Payments enqueued so far for `design`. */
@@ -143,6 +154,27 @@ export class GatewayMetrics {
     out.push(`fastpix_gateway_confirmation_timeouts_total ${this.#confirmationTimeouts}`);
     family("fastpix_gateway_waiting_confirmations", "gauge", "wait=true requests waiting now.");
     out.push(`fastpix_gateway_waiting_confirmations ${state.waitingConfirmations}`);
+    family(
+      "fastpix_gateway_watched_streams",
+      "gauge",
+      "Confirmation streams (backends) the wait=true reader watches now.",
+    );
+    out.push(`fastpix_gateway_watched_streams ${state.watchedStreams ?? 0}`);
+    family(
+      "fastpix_gateway_refused_total",
+      "counter",
+      "Requests answered 503 by a bound (MAX_WAITERS, MAX_WATCHED_BACKENDS, MAX_QUEUE_LAG).",
+    );
+    for (const [reason, n] of this.#refused) {
+      out.push(`fastpix_gateway_refused_total{reason="${reason}"} ${n}`);
+    }
+    const memory = Deno.memoryUsage();
+    family("process_resident_memory_bytes", "gauge", "Resident memory of this process.");
+    out.push(`process_resident_memory_bytes ${memory.rss}`);
+    family("fastpix_gateway_heap_bytes", "gauge", "JavaScript heap: used, and reserved.");
+    out.push(`fastpix_gateway_heap_bytes{kind="used"} ${memory.heapUsed}`);
+    out.push(`fastpix_gateway_heap_bytes{kind="total"} ${memory.heapTotal}`);
+    out.push(`fastpix_gateway_heap_bytes{kind="external"} ${memory.external}`);
     family("fastpix_gateway_redis_up", "gauge", "1 when Redis answered this scrape.");
     out.push(`fastpix_gateway_redis_up ${state.redisUp ? 1 : 0}`);
     family("fastpix_gateway_queue_depth", "gauge", "Payments waiting in the design's queue.");

@@ -10,6 +10,7 @@ import {
   createRedis,
   errorMessage,
   type Logger,
+  MemoryTrimmer,
   redactUrl,
   type Redis,
 } from "@fastpix/infra";
@@ -22,15 +23,20 @@ import {
   type DesignTarget,
   isDesignName,
 } from "@fastpix/queue";
-import { GatewayMetrics, type Route } from "./metrics.ts";
+import { GatewayMetrics, type Refusal, type Route } from "./metrics.ts";
 import { type HttpRejection, readPaymentRequest } from "./request_body.ts";
-import { ConfirmationWaiters } from "./waiters.ts";
+import { ConfirmationWaiters, WAITER_DEFAULTS, WaitersFull } from "./waiters.ts";
 
 /** Settings of a {@link Gateway}. */
 export interface GatewayOptions {
   redisUrl: string;
   /** Design used when a request names none (`--design`). */
   design: DesignName;
+  /**
+   * Designs a request may name with `?design=` (`ALLOWED_DESIGNS`; default: just {@link design},
+   * which must be among them). Others are refused with 400.
+   */
+  allowedDesigns?: readonly DesignName[];
   target: DesignTarget;
   responsePrefix: string;
   /** Largest accepted body, bytes. */
@@ -42,6 +48,19 @@ export interface GatewayOptions {
   batchMax: number;
   /** Longest a payment waits for others to share its enqueue call, ms. */
   batchDelayMs: number;
+  /** Most `wait=true` requests waiting at once (`MAX_WAITERS`); more get 503. */
+  maxWaiters?: number;
+  /** Most confirmation streams (backends) watched at once (`MAX_WATCHED_BACKENDS`). */
+  maxWatchedBackends?: number;
+  /** A confirmation stream no request waited on for this long stops being read, ms. */
+  watchIdleMs?: number;
+  /**
+   * Payments waiting in a design's queue (not yet delivered plus pending) past which new ones get
+   * 503 with `Retry-After` (`MAX_QUEUE_LAG`; 0: no limit).
+   */
+  maxQueueLag?: number;
+  /** `/health` and 503 bodies name the Redis address and its errors (`--health-details`). */
+  healthDetails?: boolean;
   logger?: Logger;
 }
 
@@ -52,11 +71,24 @@ export const GATEWAY_DEFAULTS = {
   waitTimeoutMs: 5000,
   batchMax: 256,
   batchDelayMs: 1,
+  maxWaiters: WAITER_DEFAULTS.maxWaiters,
+  maxWatchedBackends: WAITER_DEFAULTS.maxStreams,
+  watchIdleMs: WAITER_DEFAULTS.idleMs,
+  maxQueueLag: 1_000_000,
 } as const;
+
+/** How long a design's queue lag, once read, answers for every request, ms. */
+export const QUEUE_LAG_CACHE_MS = 100;
+
+/** What a refused client is told to wait before trying again, s. */
+const RETRY_AFTER_S = "1";
 
 interface Lane {
   binding: DesignBinding;
   batcher: EnqueueBatcher;
+  /** The last queue lag read (`undefined`: Redis did not say) and when, `performance.now()`. */
+  lag?: { value: number | undefined; at: number };
+  lagRead?: Promise<number | undefined>;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -80,15 +112,35 @@ const reject = (status: number, code: ErrorCodeValue, message: string) =>
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: JSON_HEADERS });
 
+/** What is wrong with a default design and an allowlist, as one line (`undefined`: nothing). */
+export function allowedDesignsProblem(
+  design: DesignName,
+  allowed: readonly DesignName[] | undefined,
+): string | undefined {
+  if (allowed === undefined || allowed.includes(design)) return undefined;
+  return `The default design ${design} (--design, GATEWAY_DESIGN) is not among the allowed ` +
+    `designs ${allowed.join(",") || "(none)"} (--allowed-designs, ALLOWED_DESIGNS)`;
+}
+
 /** The request handler and the state behind it (one Redis connection, lanes, waiters, metrics). */
 export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly redis: Redis;
+  /** The designs requests may name, the default first. */
+  readonly allowedDesigns: readonly DesignName[];
   #lanes = new Map<DesignName, Lane>();
   #waiters: ConfirmationWaiters;
   #log: Logger;
+  /** After a storm of requests, the memory their connections held goes back to the OS. */
+  #trimmer = new MemoryTrimmer();
 
   constructor(readonly options: GatewayOptions) {
+    const problem = allowedDesignsProblem(options.design, options.allowedDesigns);
+    if (problem !== undefined) throw new Error(problem);
+    this.allowedDesigns = [
+      options.design,
+      ...(options.allowedDesigns ?? []).filter((d) => d !== options.design),
+    ];
     this.#log = options.logger ?? createLogger("gateway");
     // Fail fast: during an outage requests get 503 at once instead of piling up.
     this.redis = createRedis(options.redisUrl, {
@@ -96,13 +148,22 @@ export class Gateway {
       logger: this.#log,
       failFast: true,
     });
-    this.#waiters = new ConfirmationWaiters(options.redisUrl, options.responsePrefix, this.#log);
+    this.#waiters = new ConfirmationWaiters(options.redisUrl, options.responsePrefix, this.#log, {
+      maxWaiters: options.maxWaiters ?? GATEWAY_DEFAULTS.maxWaiters,
+      maxStreams: options.maxWatchedBackends ?? GATEWAY_DEFAULTS.maxWatchedBackends,
+      idleMs: options.watchIdleMs ?? GATEWAY_DEFAULTS.watchIdleMs,
+    });
+  }
+
+  /** Requests waiting for a confirmation now, and the confirmation streams watched for them. */
+  get waiting(): { requests: number; watchedStreams: number } {
+    return { requests: this.#waiters.size, watchedStreams: this.#waiters.watchedStreams };
   }
 
   /** Connects to Redis; throws when it does not answer. */
   async connect(): Promise<void> {
     await this.redis.connect();
-    this.#lane(this.options.design);
+    for (const design of this.allowedDesigns) this.#lane(design);
   }
 
   #lane(design: DesignName): Lane {
@@ -156,7 +217,7 @@ export class Gateway {
       }
     } catch (error) {
       this.#log.error(`${request.method} ${url.pathname} failed: ${errorMessage(error)}`);
-      response = json(500, { error: "internal", message: errorMessage(error) });
+      response = json(500, { error: "internal", message: "Internal error: see the gateway's log" });
     }
     this.metrics.observe(route, response.status, (performance.now() - started) / 1000);
     return response;
@@ -169,13 +230,65 @@ export class Gateway {
         response: reject(
           400,
           ErrorCode.DESIGN_UNKNOWN,
-          `Unknown design ${
-            JSON.stringify(name.slice(0, 40))
-          }: use stream, list, list-reliable or basic`,
+          `Unknown design ${JSON.stringify(name.slice(0, 40))}: use ${this.#served()}`,
+        ),
+      };
+    }
+    if (!this.allowedDesigns.includes(name)) {
+      return {
+        response: reject(
+          400,
+          ErrorCode.DESIGN_NOT_ALLOWED,
+          `Design ${name} is not served here: use ${this.#served()}`,
         ),
       };
     }
     return { lane: this.#lane(name) };
+  }
+
+  #served(): string {
+    const [first, ...rest] = this.allowedDesigns;
+    return rest.length === 0 ? first : `${rest.join(", ")} or ${first} (the default)`;
+  }
+
+  /** A 503 with `Retry-After`, counted as refused for `reason`. */
+  #refuse(reason: Refusal, code: ErrorCodeValue, message: string): Response {
+    this.metrics.refused(reason);
+    const response = reject(503, code, message);
+    response.headers.set("retry-after", RETRY_AFTER_S);
+    return response;
+  }
+
+  /**
+   * The lane's queue lag (undelivered plus pending payments), read at most once per
+   * {@link QUEUE_LAG_CACHE_MS}; `undefined` when Redis does not say (the enqueue will tell).
+   */
+  async #queueLag(lane: Lane): Promise<number | undefined> {
+    if (lane.lag !== undefined && performance.now() - lane.lag.at < QUEUE_LAG_CACHE_MS) {
+      return lane.lag.value;
+    }
+    lane.lagRead ??= withTimeout(lane.binding.depth(this.redis), 1000)
+      .catch(() => undefined)
+      .then((value) => {
+        lane.lag = { value, at: performance.now() };
+        lane.lagRead = undefined;
+        return value;
+      });
+    return await lane.lagRead;
+  }
+
+  /** The 503 for a queue past `maxQueueLag`, or `undefined` to go on. */
+  async #lagRefusal(lane: Lane): Promise<Response | undefined> {
+    const max = this.options.maxQueueLag ?? GATEWAY_DEFAULTS.maxQueueLag;
+    if (max <= 0) return undefined;
+    const lag = await this.#queueLag(lane);
+    if (lag === undefined || lag < max) return undefined;
+    return this.#refuse(
+      "queue_lag",
+      ErrorCode.QUEUE_LAG_TOO_HIGH,
+      `The ${lane.binding.design} queue holds ${lag} payments not yet processed (at most ` +
+        `${max}, MAX_QUEUE_LAG): nothing was accepted, retry later`,
+    );
   }
 
   async #payment(request: Request, url: RequestTarget): Promise<Response> {
@@ -191,12 +304,16 @@ export class Gateway {
         `Cannot wait with design ${binding.design}: its consumer sends no confirmations`,
       );
     }
+    if (waiting && this.#waiters.full) return this.#tooManyWaiters("waiters");
+    const busy = await this.#lagRefusal(chosen.lane);
+    if (busy !== undefined) return busy;
     const read = await readPaymentRequest(request, {
       maxBodyBytes: this.options.maxBodyBytes,
       limits: this.options.limits,
     });
     if (!read.ok) return errorResponse(read.rejection);
     const payment = read.payment;
+    let sending = !waiting;
     try {
       if (!waiting) {
         await batcher.add(payment);
@@ -204,7 +321,10 @@ export class Gateway {
       }
       const confirmation = await this.#waiters.waitFor(payment.transaction_id, payment.backend_id, {
         timeoutMs: this.options.waitTimeoutMs,
-        send: () => batcher.add(payment),
+        send: () => {
+          sending = true;
+          return batcher.add(payment);
+        },
       });
       if (confirmation !== undefined) return json(200, confirmation);
       this.metrics.confirmationTimeout();
@@ -216,20 +336,54 @@ export class Gateway {
           "(it is enqueued: is a consumer running?)",
       });
     } catch (error) {
+      if (error instanceof WaitersFull) return this.#tooManyWaiters(error.limit);
+      // The address and Redis's words stay in the log (the batcher logs enqueue failures).
+      if (!sending) {
+        this.#warnDeduplicated(
+          `cannot watch the confirmations of backend ${payment.backend_id}: ${errorMessage(error)}`,
+        );
+      }
+      const detail = this.options.healthDetails
+        ? ` (Redis at ${redactUrl(this.options.redisUrl)}: ${errorMessage(error)})`
+        : "";
       return reject(
         503,
         ErrorCode.ENQUEUE_FAILED,
-        `Cannot enqueue the payment: Redis at ${redactUrl(this.options.redisUrl)} failed (${
-          errorMessage(error)
-        }); nothing was accepted, retry with the same transaction_id`,
+        `Cannot enqueue the payment: Redis failed${detail}; nothing was accepted, ` +
+          "retry with the same transaction_id",
       );
     }
+  }
+
+  #lastWarning = { message: "", at: 0 };
+
+  /** Logs `message` unless it was the last one logged, less than 10 s ago (one line a storm). */
+  #warnDeduplicated(message: string): void {
+    const now = Date.now();
+    if (message === this.#lastWarning.message && now - this.#lastWarning.at < 10_000) return;
+    this.#lastWarning = { message, at: now };
+    this.#log.warn(message);
+  }
+
+  #tooManyWaiters(limit: WaitersFull["limit"]): Response {
+    const { maxWaiters, maxStreams } = this.#waiters.limits;
+    return this.#refuse(
+      limit === "waiters" ? "waiters" : "watched_backends",
+      ErrorCode.TOO_MANY_WAITERS,
+      limit === "waiters"
+        ? `${maxWaiters} requests are waiting for confirmations already (MAX_WAITERS): ` +
+          "retry later, or send without wait=true"
+        : `Requests wait on the confirmations of ${maxStreams} backends already ` +
+          "(MAX_WATCHED_BACKENDS): retry later, or send without wait=true",
+    );
   }
 
   async #health(url: RequestTarget): Promise<Response> {
     const chosen = this.#designOf(url);
     if ("response" in chosen) return chosen.response;
     const design = chosen.lane.binding.design;
+    const details = this.options.healthDetails === true;
+    const where = details ? { redis_url: redactUrl(this.options.redisUrl) } : {};
     try {
       await withTimeout(this.redis.ping(), 1000);
     } catch (error) {
@@ -237,18 +391,31 @@ export class Gateway {
         status: "unavailable",
         design,
         redis: "down",
-        reason: `Redis at ${redactUrl(this.options.redisUrl)} does not answer: ${
-          errorMessage(error)
-        }`,
+        ...where,
+        reason: `Redis does not answer${details ? `: ${errorMessage(error)}` : ""}`,
       });
     }
-    const reason = await withTimeout(chosen.lane.binding.notReady(this.redis), 1000).catch(
-      (error) => `cannot check the design: ${errorMessage(error)}`,
-    );
+    const designs: Record<string, { consumer: "live" | "missing"; reason?: string }> = {};
+    await Promise.all(this.allowedDesigns.map(async (name) => {
+      const reason = await withTimeout(this.#lane(name).binding.notReady(this.redis), 1000).catch(
+        (error) => `cannot check the design${details ? `: ${errorMessage(error)}` : ""}`,
+      );
+      designs[name] = reason === undefined ? { consumer: "live" } : { consumer: "missing", reason };
+    }));
+    // Keys in the order of the allowlist, whatever order the checks finished in.
+    const ordered = Object.fromEntries(this.allowedDesigns.map((d) => [d, designs[d]]));
+    const reason = designs[design].reason;
     if (reason !== undefined) {
-      return json(503, { status: "unavailable", design, redis: "up", reason });
+      return json(503, {
+        status: "unavailable",
+        design,
+        redis: "up",
+        ...where,
+        reason,
+        designs: ordered,
+      });
     }
-    return json(200, { status: "ok", design, redis: "up" });
+    return json(200, { status: "ok", design, redis: "up", ...where, designs: ordered });
   }
 
   async #metrics(): Promise<Response> {
@@ -265,6 +432,7 @@ export class Gateway {
       queueDepth,
       redisUp,
       waitingConfirmations: this.#waiters.size,
+      watchedStreams: this.#waiters.watchedStreams,
     });
     return new Response(text, {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
@@ -277,6 +445,7 @@ export class Gateway {
       await lane.batcher.drain().catch(() => {});
     }
     await this.#waiters.stop();
+    this.#trimmer.stop();
     this.redis.disconnect();
   }
 }

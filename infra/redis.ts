@@ -7,6 +7,7 @@ import { Cluster, Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { backoffMs } from "./async.ts";
+import { redactUrl } from "./redact.ts";
 import { unhealableReason } from "./unhealable.ts";
 
 export { Cluster, Redis };
@@ -30,6 +31,8 @@ export interface RedisOptions {
   logger?: Logger;
   /** Fail commands during an outage instead of queueing them until Redis is back. */
   failFast?: boolean;
+  /** TLS options for a `rediss://` URL (default: those of {@link configureRedisTls}). */
+  tls?: RedisTlsOptions;
   /**
    * Watchdog: a command with no reply after this many ms fails with "Command timed out" (see
    * {@link isCommandTimeout}); long-lived loops then reconnect rather than hang on a silent socket.
@@ -42,26 +45,98 @@ export interface RedisOptions {
   onUnhealable?: (error: Error) => void;
 }
 
+/** Files that make `rediss://` connections trust a private CA, and present a client certificate. */
+export interface RedisTlsFiles {
+  /** `REDIS_CA_FILE`: PEM certificate(s) of the CA that signed the server's certificate. */
+  caFile?: string;
+  /** `REDIS_CERT_FILE`: PEM client certificate, for servers with `tls-auth-clients yes`. */
+  certFile?: string;
+  /** `REDIS_KEY_FILE`: PEM private key of the client certificate. */
+  keyFile?: string;
+}
+
+/** The contents ioredis hands to `tls.connect` (`ca`, `cert`, `key`). */
+export interface RedisTlsOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+let configuredTls: RedisTlsOptions | undefined;
+
+/**
+ * Reads the TLS files once for every `rediss://` connection this process opens from now on
+ * ({@link createRedis}, {@link pingWithin}); the command-line layer calls it with
+ * `--redis-ca-file`/`REDIS_CA_FILE`, `--redis-cert-file` and `--redis-key-file`. Throws a one-line
+ * {@link UserError} when a file cannot be read, or only one of the certificate and key is given.
+ */
+export function configureRedisTls(files: RedisTlsFiles): void {
+  if ((files.certFile === undefined) !== (files.keyFile === undefined)) {
+    throw new UserError(
+      "A client certificate needs both --redis-cert-file (REDIS_CERT_FILE) and --redis-key-file " +
+        "(REDIS_KEY_FILE)",
+    );
+  }
+  const read = (path: string | undefined, what: string) => {
+    if (path === undefined || path === "") return undefined;
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (error) {
+      throw new UserError(`Cannot read the ${what} ${path}: ${errorMessage(error)}`);
+    }
+  };
+  const tls = {
+    ca: read(files.caFile, "Redis CA file (--redis-ca-file, REDIS_CA_FILE)"),
+    cert: read(files.certFile, "Redis client certificate (--redis-cert-file, REDIS_CERT_FILE)"),
+    key: read(files.keyFile, "Redis client key (--redis-key-file, REDIS_KEY_FILE)"),
+  };
+  configuredTls = Object.values(tls).some((v) => v !== undefined) ? tls : undefined;
+}
+
+/** The TLS options for `url`: the configured ones for `rediss://`, none for `redis://`. */
+function tlsFor(url: string, tls = configuredTls): RedisTlsOptions | undefined {
+  return /^rediss:/i.test(url) ? tls : undefined;
+}
+
+/** Node's codes for a server certificate that does not verify. */
+const CERT_CODES =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_(GET_ISSUER_CERT|GET_ISSUER_CERT_LOCALLY|VERIFY_LEAF_SIGNATURE)|CERT_(HAS_EXPIRED|NOT_YET_VALID|UNTRUSTED|SIGNATURE_FAILURE|REVOKED)|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * What no retry heals in a Redis connection error, as advice (`undefined`: retrying may help): a
+ * server certificate that does not verify, a client certificate the server wants, a wrong
+ * password, missing permissions.
+ */
+export function redisConnectProblem(error: unknown): string | undefined {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  const message = errorMessage(error);
+  if (
+    CERT_CODES.test(code) ||
+    /certificate (verify failed|has expired)|self[- ]signed|invalid peer certificate|UnknownIssuer|NotValidForName/i
+      .test(message)
+  ) {
+    return `the server's TLS certificate was rejected (${message}): give the CA that signed it ` +
+      "with --redis-ca-file (REDIS_CA_FILE)";
+  }
+  if (/CertificateRequired|CERTIFICATE_REQUIRED/i.test(`${code} ${message}`)) {
+    return `the server wants a client certificate (${message}): give it with --redis-cert-file ` +
+      "and --redis-key-file (REDIS_CERT_FILE, REDIS_KEY_FILE)";
+  }
+  if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(message)) return message;
+  return undefined;
+} // deno-fmt-ignore
+
 /** Whether `error` is ioredis' watchdog firing (set with `commandTimeoutMs`). */
 export function isCommandTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === "Command timed out";
 }
 
-/** The URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString().replace(/\/$/, "");
-  } catch {
-    return url;
-  }
-}
-
 /** Opens a connection (lazily: the first command connects). */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
   const log = options.logger ?? createLogger("redis");
+  const tls = tlsFor(url, options.tls ?? configuredTls);
   const redis = new Redis(url, {
+    ...(tls === undefined ? {} : { tls }),
     connectionName: options.name,
     lazyConnect: true,
     maxRetriesPerRequest: options.failFast ? 0 : null,
@@ -76,9 +151,13 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     }
     if (down) return;
     down = true;
-    log.warn(
-      `Redis unavailable at ${redactUrl(url)} (${errorMessage(error)}); retrying with backoff`,
-    );
+    const problem = redisConnectProblem(error);
+    if (problem !== undefined) log.error(`Cannot use Redis at ${redactUrl(url)}: ${problem}`);
+    else {
+      log.warn(
+        `Redis unavailable at ${redactUrl(url)} (${errorMessage(error)}); retrying with backoff`,
+      );
+    }
   });
   redis.on("ready", () => {
     if (!down) return;
@@ -148,50 +227,66 @@ export function createClient(target: RedisTarget, options: RedisOptions = {}): R
   return cluster;
 }
 
-/** A connection that answered PING, or the error that stopped it. */
-export type RedisProbe = { redis: Redis; error?: undefined } | { redis?: undefined; error: Error };
+/** Sends PING with a deadline; resolves to false when Redis does not answer in time. */
+export async function pingWithin(
+  url: string,
+  timeoutMs: number,
+  tls?: RedisTlsOptions,
+): Promise<boolean> {
+  return (await probeRedis(url, timeoutMs, tls)) === undefined;
+}
 
 /**
- * Connects to `url` once (no retries, no offline queue) and sends PING, all within `timeoutMs`;
- * resolves to the open connection (close it) or to the error. The error is the real one: ioredis
- * reports a refused AUTH or a failed host lookup as an `error` event, and rejects `connect()` with
- * "Connection is closed.".
+ * Sends PING with a deadline; resolves to `undefined` when Redis answers, else to why not (the
+ * connection's error when there was one).
  */
-export async function probeRedis(url: string, timeoutMs: number): Promise<RedisProbe> {
-  const redis = new Redis(url, {
+export async function probeRedis(
+  url: string,
+  timeoutMs: number,
+  tls = tlsFor(url),
+): Promise<unknown> {
+  const probe = new Redis(url, {
+    ...(tls === undefined ? {} : { tls }),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
     connectTimeout: timeoutMs,
   });
-  let reported: Error | undefined;
-  redis.on("error", (error: Error) => reported ??= error);
+  let connectError: unknown;
+  probe.on("error", (error) => connectError ??= error);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([redis.connect().then(() => redis.ping()), deadline]);
-    return { redis };
+    await probe.connect();
+    const answer = await Promise.race([
+      probe.ping(),
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs)),
+    ]);
+    return answer === "PONG" ? undefined : new Error(`no answer within ${timeoutMs} ms`);
   } catch (error) {
-    redis.disconnect();
-    return { error: reported ?? (error as Error) };
+    return connectError ?? error;
   } finally {
     clearTimeout(timer); // a pending timer would keep short-lived commands alive
+    probe.disconnect();
   }
 }
 
-/** Sends PING with a deadline; resolves to false when Redis does not answer in time. */
-export async function pingWithin(url: string, timeoutMs: number): Promise<boolean> {
-  const { redis } = await probeRedis(url, timeoutMs);
-  redis?.disconnect();
-  return redis !== undefined;
+/**
+ * Throws a one-line {@link UserError} when a connection to Redis at `url` fails in a way no retry
+ * heals ({@link redisConnectProblem}); an unreachable Redis passes (the caller waits for it).
+ */
+export async function requireUsableRedis(url: string, timeoutMs = 3000): Promise<void> {
+  const failure = await probeRedis(url, timeoutMs);
+  const problem = failure === undefined ? undefined : redisConnectProblem(failure);
+  if (problem !== undefined) {
+    throw new UserError(`Cannot use Redis at ${redactUrl(url)}: ${problem}`);
+  }
 }
 
 /**
  * Throws a one-line {@link UserError} when Redis at `target` does not answer within `timeoutMs`
- * (a cluster: when none of its seed nodes answers).
+ * (a cluster: when none of its seed nodes answers), saying what to fix when no retry would help
+ * (a TLS certificate, a password, a permission).
  */
 export async function requireRedis(
   target: string | RedisTarget,
@@ -199,7 +294,12 @@ export async function requireRedis(
 ): Promise<void> {
   const t = typeof target === "string" ? { url: target } : target;
   if (!isCluster(t)) {
-    if (await pingWithin(t.url, timeoutMs)) return;
+    const failure = await probeRedis(t.url, timeoutMs);
+    if (failure === undefined) return;
+    const problem = redisConnectProblem(failure);
+    if (problem !== undefined) {
+      throw new UserError(`Cannot use Redis at ${redactUrl(t.url)}: ${problem}`);
+    }
     throw new UserError(
       `Cannot reach Redis at ${redactUrl(t.url)}: start redis-server there or set REDIS_URL`,
     );

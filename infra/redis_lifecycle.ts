@@ -7,15 +7,17 @@
 import { Cluster, type Redis } from "ioredis";
 import { UserError } from "@fastpix/pix";
 import {
+  createRedis,
   describeTarget,
   isCluster,
   parseHostPort,
   probeRedis,
-  redactUrl,
   type RedisClient,
+  redisConnectProblem,
   type RedisTarget,
   requireRedis,
 } from "./redis.ts";
+import { redactUrl } from "./redact.ts";
 import { unhealableReason } from "./unhealable.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { backoffMs, sleep } from "./async.ts";
@@ -100,28 +102,25 @@ export async function checkRedisAtStart(
       return `redis://${host.includes(":") ? `[${host}]` : host}:${port}`;
     })
     : [target.url];
+  const timeoutMs = options.timeoutMs ?? 3000;
   let waiting = false;
   for (let attempt = 1;; attempt++) {
-    const probes = await Promise.all(urls.map((url) => probeRedis(url, options.timeoutMs ?? 3000)));
-    try {
-      const failed = probes.find((p) => p.error !== undefined);
-      if (failed === undefined) {
-        if (waiting) log.info(`Redis answers at ${describeTarget(target)}`);
-        for (const [i, p] of probes.entries()) await checkEviction(p.redis!, urls[i], options, log);
-        return true;
-      }
-      const unusable = unusableRedis(target, failed.error);
-      if (unusable !== undefined) throw unusable;
-      if (!options.waitForRedis) await requireRedis(target, options.timeoutMs); // its line, if down
-      if (!waiting && options.waitForRedis) {
-        log.warn(
-          `cannot reach Redis at ${describeTarget(target)} (${errorMessage(failed.error)}); ` +
-            "waiting for it (WAIT_FOR_REDIS)",
-        );
-        waiting = true;
-      }
-    } finally {
-      for (const p of probes) if (p.redis) closeNow(p.redis);
+    const failures = await Promise.all(urls.map((url) => probeRedis(url, timeoutMs)));
+    const failed = failures.find((f) => f !== undefined);
+    if (failed === undefined) {
+      if (waiting) log.info(`Redis answers at ${describeTarget(target)}`);
+      for (const url of urls) await checkEviction(url, options, log);
+      return true;
+    }
+    const unusable = unusableRedis(target, failed);
+    if (unusable !== undefined) throw unusable;
+    if (!options.waitForRedis) await requireRedis(target, timeoutMs); // its line, if down
+    if (!waiting && options.waitForRedis) {
+      log.warn(
+        `cannot reach Redis at ${describeTarget(target)} (${errorMessage(failed)}); ` +
+          "waiting for it (WAIT_FOR_REDIS)",
+      );
+      waiting = true;
     }
     await sleep(backoffMs(attempt), options.signal);
     if (options.signal?.aborted) return false;
@@ -130,21 +129,25 @@ export async function checkRedisAtStart(
 
 /**
  * The one-line error that stops a consumer when `error` is one no retry heals
- * ({@link unhealableReason}); `undefined` for any other error.
+ * ({@link unhealableReason}), worded as every tool words it (`requireRedis`): `Cannot use Redis at
+ * <url>: <what to fix>`; `undefined` for any other error.
  */
 export function unusableRedis(target: RedisTarget, error: unknown): UserError | undefined {
   const reason = unhealableReason(error);
   if (reason === undefined) return undefined;
-  return new UserError(`Redis at ${describeTarget(target)} cannot be used: ${reason}`);
+  const advice = redisConnectProblem(error) ?? reason;
+  return new UserError(`Cannot use Redis at ${describeTarget(target)}: ${advice}`);
 }
 
-async function checkEviction(
-  redis: Redis,
-  url: string,
-  options: StartCheckOptions,
-  log: Logger,
-): Promise<void> {
-  const policy = await maxmemoryPolicy(redis);
+async function checkEviction(url: string, options: StartCheckOptions, log: Logger): Promise<void> {
+  const redis = createRedis(url, { name: "fastpix:start-check", failFast: true, logger: log });
+  let policy: string | undefined;
+  try {
+    await redis.connect();
+    policy = await maxmemoryPolicy(redis);
+  } finally {
+    closeNow(redis);
+  }
   if (policy === "noeviction") return;
   const where = redactUrl(url);
   const what = policy === undefined

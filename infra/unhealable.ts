@@ -1,13 +1,20 @@
 /**
- * Which Redis connection errors no retry can heal: credentials Redis refuses, commands it does not
- * permit, a host name that does not resolve, a TLS certificate that does not verify. A long-running
- * consumer stops on these with one line (a fix needs a person) and keeps retrying everything else
- * (a server restarting, a connection refused or reset, a timeout).
+ * Which connection errors no retry can heal: wrong credentials, missing permissions or database, a
+ * TLS certificate that does not verify, a host name that does not resolve. A long-running process
+ * stops on these with one line (a fix needs a person), and keeps retrying everything else (a server
+ * restarting, a connection reset, a timeout). One rule for PostgreSQL and Redis.
  * @module
  */
 import { errorMessage } from "./log.ts";
 
-/** Redis error replies (their first word) that no retry heals, with what they mean. */
+/** PostgreSQL SQLSTATEs (and classes, ending in `*`) that no retry heals, with what they mean. */
+const POSTGRES_CODES: [code: string, label: string][] = [
+  ["28*", "authentication failed"], // 28000 no pg_hba.conf entry / role missing, 28P01 password
+  ["42501", "permission denied"],
+  ["3D000", "the database does not exist"],
+];
+
+/** Redis error replies (their first word) that no retry heals. */
 const REDIS_REPLIES: [prefix: RegExp, label: string][] = [
   [/^WRONGPASS\b/, "authentication failed"],
   [/^NOAUTH\b/, "authentication required"],
@@ -21,7 +28,7 @@ const REDIS_REPLIES: [prefix: RegExp, label: string][] = [
   ],
 ]; // deno-fmt-ignore
 
-/** Host lookups that failed (`getaddrinfo` codes, as Deno's node:net reports them). */
+/** Host lookups that failed (Node's `getaddrinfo` codes, as Deno's node:net reports them too). */
 const LOOKUP_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_NODATA", "EAI_FAIL"]);
 
 /** TLS certificate verification failures: Node's error codes... */
@@ -48,6 +55,10 @@ function codeOf(error: unknown): string {
   return typeof code === "string" ? code : "";
 }
 
+function matches(code: string, pattern: string): boolean {
+  return pattern.endsWith("*") ? code.startsWith(pattern.slice(0, -1)) : code === pattern;
+}
+
 /** The error and what it wraps (`cause`, an AggregateError's `errors`), nearest first. */
 function chain(error: unknown, depth = 0): unknown[] {
   if (error === null || error === undefined || depth > 4) return [];
@@ -58,14 +69,18 @@ function chain(error: unknown, depth = 0): unknown[] {
 
 /**
  * Why `error` cannot heal by retrying (`"authentication failed: <message>"`), or `undefined` when
- * it may: a Redis `WRONGPASS`, `NOAUTH` or `NOPERM` reply, a host that does not resolve
- * (`ENOTFOUND`, `EAI_AGAIN`), a TLS certificate that does not verify.
+ * it may: a PostgreSQL error 28xxx (authentication), 42501 (permission) or 3D000 (no such
+ * database); a Redis `WRONGPASS`, `NOAUTH` or `NOPERM` reply; a host that does not resolve
+ * (`ENOTFOUND`, `EAI_AGAIN`); a TLS certificate that does not verify.
  */
 export function unhealableReason(error: unknown): string | undefined {
   for (const e of chain(error)) {
     const code = codeOf(e);
     const message = errorMessage(e);
-    const label = REDIS_REPLIES.find(([prefix]) => prefix.test(message))?.[1] ??
+    const label = POSTGRES_CODES.find(([c]) =>
+      /^[0-9A-Z]{5}$/.test(code) && matches(code, c)
+    )?.[1] ??
+      REDIS_REPLIES.find(([prefix]) => prefix.test(message))?.[1] ??
       (LOOKUP_CODES.has(code) ||
           /getaddrinfo (ENOTFOUND|EAI_AGAIN)|failed to lookup address/i.test(message)
         ? "the host name does not resolve"

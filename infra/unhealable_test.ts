@@ -3,15 +3,31 @@ import { unhealableReason } from "./unhealable.ts";
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
-Deno.test("unhealableReason: refused credentials and permissions, lookups, TLS", () => {
+Deno.test("unhealableReason: PostgreSQL auth, permission, database; Redis auth; DNS; TLS, and nothing a retry may heal", () => {
   const cases: [unknown, RegExp][] = [
+    [
+      withCode('password authentication failed for user "fastpix"', "28P01"),
+      /^authentication failed: password/,
+    ],
+    [
+      withCode('no pg_hba.conf entry for host "10.0.0.1"', "28000"),
+      /^authentication failed: no pg_hba/,
+    ],
+    [
+      withCode("permission denied for table payments", "42501"),
+      /^permission denied: permission denied for table/,
+    ],
+    [
+      withCode('database "ledger" does not exist', "3D000"),
+      /^the database does not exist: database "ledger"/,
+    ],
     [
       new Error("WRONGPASS invalid username-password pair or user is disabled."),
       /^authentication failed: WRONGPASS/,
     ],
     [new Error("NOAUTH Authentication required."), /^authentication required: NOAUTH/],
     [
-      new Error("NOPERM User app has no permissions to run the 'xreadgroup' command"),
+      new Error("NOPERM User app has no permissions to run the 'xadd' command"),
       /^permission denied: NOPERM/,
     ],
     [
@@ -21,41 +37,52 @@ Deno.test("unhealableReason: refused credentials and permissions, lookups, TLS",
       /^permission denied: ERR The user executing the script/,
     ],
     [
-      new Error("ERR AUTH <password> called without any password configured for the default user."),
+      new Error(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+      ),
       /^authentication failed/,
     ],
     [
-      withCode("getaddrinfo ENOTFOUND redis.invalid", "ENOTFOUND"),
-      /^the host name does not resolve/,
+      withCode("getaddrinfo ENOTFOUND db.invalid", "ENOTFOUND"),
+      /^the host name does not resolve: getaddrinfo ENOTFOUND db\.invalid/,
     ],
-    [withCode("getaddrinfo EAI_AGAIN redis", "EAI_AGAIN"), /^the host name does not resolve/],
+    [withCode("getaddrinfo EAI_AGAIN db.example", "EAI_AGAIN"), /^the host name does not resolve/],
     [
       withCode("self-signed certificate", "DEPTH_ZERO_SELF_SIGNED_CERT"),
-      /^the TLS certificate was rejected/,
+      /^the TLS certificate was rejected: self-signed/,
     ],
     [new Error("invalid peer certificate: UnknownIssuer"), /^the TLS certificate was rejected/],
     [
-      new Error("outer", { cause: new Error("WRONGPASS nope") }),
-      /^authentication failed: WRONGPASS nope/,
+      withCode("Hostname/IP does not match certificate's altnames", "ERR_TLS_CERT_ALTNAME_INVALID"),
+      /^the TLS certificate was rejected/,
+    ],
+    // Wrapped: the cause, or one of an AggregateError's errors.
+    [new Error("connect failed", { cause: withCode("x", "28P01") }), /^authentication failed: x/],
+    [
+      new AggregateError([new Error("ECONNREFUSED"), withCode("y", "ENOTFOUND")]),
+      /^the host name does not resolve: y/,
     ],
   ]; // deno-fmt-ignore
-  for (const [error, expected] of cases) assert.match(unhealableReason(error) ?? "", expected);
-});
-
-Deno.test("unhealableReason: what a retry may heal is undefined", () => {
+  for (const [error, reason] of cases) {
+    assert.match(unhealableReason(error) ?? "(healable)", reason, String(error));
+  }
+  // Errors a retry may heal are not.
   for (
     const error of [
-      withCode("connect ECONNREFUSED 127.0.0.1:6379", "ECONNREFUSED"),
+      withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED"),
       withCode("read ECONNRESET", "ECONNRESET"),
-      withCode("connect ETIMEDOUT", "ETIMEDOUT"),
-      new Error("Connection is closed."),
-      new Error("Command timed out"),
+      withCode("write CONNECTION_CLOSED 127.0.0.1:5432", "CONNECTION_CLOSED"),
+      withCode("terminating connection due to administrator command", "57P01"),
+      withCode("the database system is starting up", "57P03"),
+      withCode("canceling statement due to statement timeout", "57014"),
+      withCode("sorry, too many clients already", "53300"),
+      withCode('relation "payments" does not exist', "42P01"),
+      withCode("Cannot parse", "22P02"),
       new Error("LOADING Redis is loading the dataset in memory"),
-      new Error("NOGROUP No such key 'pix_payments' or consumer group 'g'"),
-      new Error("OOM command not allowed when used memory > 'maxmemory'."),
+      new Error("Connection is closed."),
+      withCode("ETIMEDOUT", "ETIMEDOUT"),
+      "a string",
       undefined,
     ]
-  ) {
-    assert.equal(unhealableReason(error), undefined, String(error));
-  }
+  ) assert.equal(unhealableReason(error), undefined, String(error));
 });

@@ -5,9 +5,10 @@
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
 import { ChildTool, PostgresServer, RedisServer, spawnConsumer } from "@fastpix/testing";
-import { createRedis, type LatencySummary, pingWithin, sleep } from "@fastpix/infra";
+import { createRedis, type LatencySummary, pingWithin, redactUrl, sleep } from "@fastpix/infra";
 import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
+import { formatCount } from "@fastpix/pix";
 
 /** Settings of a benchmark run. */
 export interface BenchOptions {
@@ -67,7 +68,9 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
   const redis = createRedis(url, { name: "bench" });
   try {
     // Backlog drain: the consumer alone, with no injector competing for the CPU.
-    onLine(`backlog drain: enqueueing ${o.payments} payments with no consumer running`);
+    onLine(
+      `backlog drain: enqueueing ${formatCount(o.payments)} payments with no consumer running`,
+    );
     const enqueuer = streamEnqueuer("pix_payments");
     for (let i = 0; i < o.payments; i += o.injectBatchSize) {
       const n = Math.min(o.injectBatchSize, o.payments - i);
@@ -138,14 +141,16 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
       };
       return run;
     };
-    onLine(`warm-up: ${o.warmup} payments (not measured)`);
+    onLine(`warm-up: ${formatCount(o.warmup)} payments (not measured)`);
     await measure("warm-up", {
       numRequests: o.warmup,
       batchSize: o.injectBatchSize,
       numThreads: o.injectThreads,
     });
     onLine(
-      `max speed: ${o.payments} payments, ${o.injectThreads} connections x ${o.injectBatchSize} per batch`,
+      `max speed: ${formatCount(o.payments)} payments, ${o.injectThreads} connections x ${
+        formatCount(o.injectBatchSize)
+      } per batch`,
     );
     runs.push(
       await measure("max speed", {
@@ -154,7 +159,7 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
         numThreads: o.injectThreads,
       }),
     );
-    onLine(`fixed rate: ${o.rate}/s for ${o.durationS} s`);
+    onLine(`fixed rate: ${formatCount(o.rate)}/s for ${formatCount(o.durationS)} s`);
     runs.push(
       await measure(`${o.rate}/s offered`, {
         numRequests: o.rate * o.durationS,
@@ -169,7 +174,8 @@ export async function runBench(o: BenchOptions, onLine: (s: string) => void): Pr
         ...await machineInfo(),
         redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
       },
-      options: o,
+      // Result files are shared: never the password.
+      options: { ...o, redisUrl: o.redisUrl === undefined ? undefined : redactUrl(o.redisUrl) },
       runs,
     };
   } finally {

@@ -7,8 +7,10 @@ import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseRedisUrl, runCommand } from "@fastpix/cli";
+import { formatCount, formatNumber } from "@fastpix/pix";
 import { runBench } from "./bench.ts";
 import { runClusterBench } from "./cluster_bench.ts";
+import { markArithmetic, runMemoryBench } from "./memory_bench.ts";
 
 const program = new Command("bench")
   .description("Measure end-to-end throughput (inject + consume + confirm + ack) and latency.")
@@ -66,8 +68,20 @@ const program = new Command("bench")
     false,
   )
   .option("--ledger", "turn the PostgreSQL ledger on (a private PostgreSQL, migrated)", false)
+  .option(
+    "--memory",
+    "measure the bytes Redis keeps per payment (stream, confirmations, idempotency marks, and " +
+      "with --ledger the outbox while PostgreSQL is away) over --payments (default here 100,000)",
+    false,
+  )
   .action(async (opts) => {
     if (opts.cluster) return await clusterBench(opts);
+    if (opts.memory) {
+      const payments = program.getOptionValueSource("payments") === "default"
+        ? 100_000
+        : opts.payments;
+      return await memoryBench({ ...opts, payments });
+    }
     const result = await runBench({
       redisUrl: opts.redisUrl,
       payments: opts.payments,
@@ -98,15 +112,17 @@ const program = new Command("bench")
     });
     for (const r of result.runs) {
       const l = r.latency;
-      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) => v ?? "-");
+      const cells = [l?.p50, l?.p95, l?.p99, l?.max].map((v) =>
+        v === undefined ? "-" : formatNumber(v)
+      );
       table.push([
         r.name,
-        r.payments,
-        r.offeredRate ?? "max",
-        r.sendRate || "-",
-        r.endToEndRate,
+        formatCount(r.payments),
+        r.offeredRate === null ? "max" : formatCount(r.offeredRate),
+        r.sendRate ? formatCount(r.sendRate) : "-",
+        formatCount(r.endToEndRate),
         ...cells,
-        r.unanswered,
+        formatCount(r.unanswered),
       ]);
     }
     console.log(table.toString());
@@ -117,6 +133,57 @@ const program = new Command("bench")
     await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");
     console.log(`written ${path}`);
   });
+
+async function memoryBench(
+  opts: {
+    payments: number;
+    ledger: boolean;
+    batchSize: number;
+    consumerBatch: number;
+    json?: string;
+  },
+) {
+  const result = await runMemoryBench({
+    payments: opts.payments,
+    ledger: opts.ledger,
+    injectBatchSize: opts.batchSize,
+    consumerBatchSize: opts.consumerBatch,
+  }, (line) => console.error(line));
+  const table = new Table({
+    head: ["part", "keys", "bytes", "bytes/payment", "MEMORY USAGE/payment"],
+    style: { head: [], border: [] },
+  });
+  for (const p of result.parts) {
+    table.push([
+      p.part,
+      p.keys ? formatCount(p.keys) : "",
+      formatCount(p.bytes),
+      formatNumber(p.perPayment, 1),
+      p.memoryUsagePerPayment ? formatNumber(p.memoryUsagePerPayment, 1) : "",
+    ]);
+  }
+  table.push(["total", "", "", formatNumber(result.totalPerPayment, 1), ""]);
+  console.log(table.toString());
+  const m = result.marks;
+  console.log(
+    `${formatCount(opts.payments)} payments processed by one stream consumer; bytes: used_memory ` +
+      `given back by deleting each part; Redis ${result.redis.version} (${result.redis.allocator})`,
+  );
+  console.log(
+    `a mark holds "${m.example}" (fingerprint:stream id): ${formatNumber(m.perMark, 1)} B each ` +
+      `(MEMORY USAGE ${m.memoryUsage} B); with the stream id alone, as before fingerprints: ` +
+      `${formatNumber(m.idOnlyPerMark, 1)} B`,
+  );
+  console.log(`marks live for MARK_TTL: ${markArithmetic(Math.round(m.perMark), 1_000_000, 7)}`);
+  console.log(
+    "bounds: the stream keeps what no group still needs up to STREAM_MAXLEN entries, each " +
+      "confirmation stream about RESPONSE_MAXLEN entries, the outbox what PostgreSQL has not taken",
+  );
+  const path = opts.json ?? `loadtest/results/bench-memory-${result.at.replace(/[:.]/g, "-")}.json`;
+  await Deno.mkdir(new URL(".", `file://${Deno.cwd()}/${path}`).pathname, { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify(result, null, 2) + "\n");
+  console.log(`written ${path}`);
+}
 
 async function clusterBench(
   opts: {
@@ -146,9 +213,9 @@ async function clusterBench(
       r.partitions || "-",
       r.shards,
       `${r.consumerProcesses} x ${opts.consumers} loops`,
-      r.drainRate,
-      r.endToEndRate,
-      r.unanswered,
+      formatCount(r.drainRate),
+      formatCount(r.endToEndRate),
+      formatCount(r.unanswered),
     ]);
   }
   console.log(table.toString());

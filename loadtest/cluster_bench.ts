@@ -16,6 +16,7 @@ import {
 import { createClient, layoutKeys, readTotals, type RedisTarget, sleep } from "@fastpix/infra";
 import { inject, makePayment, RANDOM_BACKEND_IDS } from "@fastpix/simulators";
 import { streamEnqueuer } from "@fastpix/queue";
+import { formatCount } from "@fastpix/pix";
 
 /** Settings of a cluster benchmark. */
 export interface ClusterBenchOptions {
@@ -54,7 +55,9 @@ async function measureLayout(
   const consumers: ChildTool[] = [];
   try {
     onLine(
-      `  backlog: ${o.payments} payments, then ${Math.max(1, partitions)} consumer process(es)`,
+      `  backlog: ${formatCount(o.payments)} payments, then ${
+        Math.max(1, partitions)
+      } consumer process(es)`,
     );
     for (let i = 0; i < o.payments; i += o.injectBatchSize) {
       const n = Math.min(o.injectBatchSize, o.payments - i);
@@ -92,7 +95,7 @@ async function measureLayout(
       if (start === 0 && done > 0) [start, first] = [performance.now(), done];
     }
     const drainRate = Math.round((o.payments - first) / ((performance.now() - start) / 1000));
-    onLine(`  max speed: ${o.payments} payments with the consumers running`);
+    onLine(`  max speed: ${formatCount(o.payments)} payments with the consumers running`);
     const r = await inject({
       redisUrl: target.url,
       redisCluster: target.cluster,

@@ -20,6 +20,8 @@ import {
   summarize,
 } from "@fastpix/infra";
 import {
+  formatCount,
+  formatNumber,
   LIST_CONSUMERS_KEY,
   listProcessingKey,
   type PaymentMessage,
@@ -221,7 +223,7 @@ class DesignRun {
     const { o, design } = this;
     await this.redis.flushall();
     const memory = await this.memory();
-    this.log(`memory ${memory.mbPer100k} MB per 100k queued payments`);
+    this.log(`memory ${formatNumber(memory.mbPer100k, 2)} MB per 100k queued payments`);
     await this.redis.flushall();
 
     const consumers = new ConsumerSet(design, this.url, { batchSize: o.consumerBatchSize });
@@ -237,20 +239,26 @@ class DesignRun {
       const samples = runs.map((r) => r.perSecond);
       const median = [...runs].sort((a, b) => a.perSecond - b.perSecond)[(runs.length - 1) >> 1];
       this.log(
-        `${n} consumer(s): ${samples.map((x) => x.toLocaleString("en-US")).join(", ")} payments/s`,
+        `${n} consumer(s): ${samples.map((x) => formatCount(x)).join(", ")} payments/s`,
       );
       throughput.push({ ...median, samples });
     }
     const latency = await this.latency(o.consumers);
-    this.log(`latency at ${o.rate}/s: p50 ${latency.p50} p99 ${latency.p99} ms`);
+    this.log(
+      `latency at ${formatCount(o.rate)}/s: p50 ${formatNumber(latency.p50)} p99 ${
+        formatNumber(latency.p99)
+      } ms`,
+    );
     await consumers.stop();
 
     await this.redis.flushall();
     const crash = await this.crash(sets);
     this.log(
-      `crash: held ${
-        crash.held ?? "?"
-      }, lost ${crash.lost}, processed twice ${crash.processedTwice}, recovered ${crash.recovered}`,
+      `crash: held ${crash.held === null ? "?" : formatCount(crash.held)}, lost ${
+        formatCount(crash.lost)
+      }, processed twice ${formatCount(crash.processedTwice)}, recovered ${
+        formatCount(crash.recovered)
+      }`,
     );
     await this.redis.flushall();
     return { design, throughput, latency, crash, memory };

@@ -4,9 +4,9 @@
  * @module
  */
 import Table from "cli-table3";
+import { formatCount as n, formatNumber } from "@fastpix/pix";
 import type { CompareResult, DesignResult } from "./compare.ts";
 
-const n = (x: number) => Math.round(x).toLocaleString("en-US");
 const tput = (r: DesignResult, i: number) => r.throughput[i] ? n(r.throughput[i].perSecond) : "-";
 
 /** The header row and one row per design, as plain strings (shared by the table and the HTML). */
@@ -30,12 +30,12 @@ export function comparisonRows(result: CompareResult): { head: string[]; rows: s
       r.design,
       tput(r, 0),
       tput(r, 1),
-      `${approx}${l.p50} / ${l.p95} / ${l.p99} / ${l.max}`,
-      r.crash.held === null ? "not recorded" : String(r.crash.held),
-      String(r.crash.lost),
-      String(r.crash.processedTwice),
-      String(r.crash.recovered),
-      r.memory.mbPer100k.toFixed(2),
+      `${approx}${[l.p50, l.p95, l.p99, l.max].map((x) => formatNumber(x)).join(" / ")}`,
+      r.crash.held === null ? "not recorded" : n(r.crash.held),
+      n(r.crash.lost),
+      n(r.crash.processedTwice),
+      n(r.crash.recovered),
+      formatNumber(r.memory.mbPer100k, 2),
     ];
   });
   return { head, rows };

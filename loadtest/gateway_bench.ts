@@ -4,7 +4,7 @@
  * @module
  */
 import { type MachineInfo, machineInfo } from "./machine.ts";
-import { createRedis, pingWithin, type Redis, sleep } from "@fastpix/infra";
+import { createRedis, pingWithin, redactUrl, type Redis, sleep } from "@fastpix/infra";
 import { ensureDebianBinary, freePort, RedisServer, spawnConsumer } from "@fastpix/testing";
 import { type GatewayProcess, startGatewayProcess } from "./gateway_process.ts";
 
@@ -195,7 +195,8 @@ export async function runGatewayBench(
     return {
       at: new Date().toISOString(),
       machine: { ...await machineInfo(), wrk: wrkVersion },
-      options: o,
+      // Result files are shared: never the password.
+      options: { ...o, redisUrl: o.redisUrl === undefined ? undefined : redactUrl(o.redisUrl) },
       result,
       enqueued,
       lost: Math.max(0, accepted - enqueued),

@@ -9,7 +9,7 @@ import { describeMachine } from "./machine.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseRedisUrl, runCommand } from "@fastpix/cli";
-import { UserError } from "@fastpix/pix";
+import { formatCount, formatNumber, UserError } from "@fastpix/pix";
 import { runGatewayBench } from "./gateway_bench.ts";
 
 const program = new Command("bench:gateway")
@@ -71,17 +71,14 @@ const program = new Command("bench:gateway")
       style: { head: [], border: [] },
     });
     const w = r.result;
+    const l = w.latency;
     table.push([
-      w.requests,
-      Math.round(w.rate),
-      w.latency.p50,
-      w.latency.p75,
-      w.latency.p90,
-      w.latency.p99,
-      w.latency.max,
-      w.non2xx + w.socketErrors,
-      r.lost,
-      r.gatewayCpuUsPerRequest ?? "?",
+      formatCount(w.requests),
+      formatCount(w.rate),
+      ...[l.p50, l.p75, l.p90, l.p99, l.max].map((v) => formatNumber(v)),
+      formatCount(w.non2xx + w.socketErrors),
+      formatCount(r.lost),
+      r.gatewayCpuUsPerRequest === null ? "?" : formatNumber(r.gatewayCpuUsPerRequest),
     ]);
     console.log(table.toString());
     const m = r.machine;
@@ -95,7 +92,8 @@ const program = new Command("bench:gateway")
     if (refused > 0) {
       // A rate of refused requests measures nothing users care about: say so and fail.
       throw new UserError(
-        `${refused} of ${w.requests} requests were not accepted (non-2xx or socket errors): ` +
+        `${formatCount(refused)} of ${formatCount(w.requests)} requests were not accepted ` +
+          "(non-2xx or socket errors): " +
           "the figures above do not measure accepted payments",
       );
     }

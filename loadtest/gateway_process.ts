@@ -14,6 +14,8 @@ export interface GatewayProcessOptions {
   args?: string[];
   env?: Record<string, string>;
   echo?: boolean;
+  /** The gateway script (default `gateway/gateway_command.ts`; an absolute path for another checkout). */
+  script?: string;
 }
 
 /** A gateway child process. */
@@ -30,7 +32,7 @@ export interface GatewayProcess {
  * answers (its pid in `fastpix_gateway_info`).
  */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
-  const tool = new ChildTool("gateway/gateway_command.ts", {
+  const tool = new ChildTool(options.script ?? "gateway/gateway_command.ts", {
     args: ["--port", String(options.port), "--hostname", "127.0.0.1", ...(options.args ?? [])],
     env: { REDIS_URL: options.redisUrl, LOG_LEVEL: "warn", ...options.env },
     echo: options.echo,

@@ -1,8 +1,11 @@
 /**
  * `deno task k6 <scenario> [-- k6 flags]`: runs a scenario of `loadtest/k6/` with k6 against a
  * private Redis, the design's consumers and the gateway, started here and stopped after. Scenario
- * settings come from the environment (`RATE=2000 deno task k6 designs`). Without k6 on PATH it
- * says in one line where to get it and exits non-zero.
+ * settings come from the environment (`RATE=2000 deno task k6 designs`). `rinha` runs against the
+ * Rinha backend and its processor simulators, started as `deno task rinha` does. `--report` has k6
+ * export its web dashboard as HTML beside the summary. Without k6 on PATH it says in one line
+ * where to get it and exits non-zero; a run that failed, measured nothing or lost payments says
+ * why (`FAILED:` lines) and exits non-zero.
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
@@ -28,6 +31,11 @@ const SCENARIO_ENV = [
   "DURATION",
   "DRAIN",
   "NUM_LISTS",
+  "REDIS_LIST",
+  "USE_HASHTAG",
+  "MAX_RATE",
+  "DURATION_S",
+  "TOKEN",
 ]; // deno-fmt-ignore
 
 const program = new Command("k6")
@@ -45,6 +53,7 @@ const program = new Command("k6")
   )
   .addOption(new Option("--k6 <binary>", "the k6 binary").env("K6").default("k6"))
   .option("--results <dir>", "folder for the summary JSON", "loadtest/results")
+  .option("--report", "also export k6's web dashboard as HTML (<results>/<scenario>-<time>.html)")
   .action(async (scenario, k6Args, opts) => {
     let designs: DesignName[] | undefined;
     if (opts.designs !== undefined) {
@@ -60,7 +69,7 @@ const program = new Command("k6")
       const value = Deno.env.get(name);
       if (value !== undefined) env[name] = value;
     }
-    const { code, summary } = await runK6({
+    const { code, summary, problems, reports } = await runK6({
       scenario,
       designs,
       consumers: opts.consumers,
@@ -68,9 +77,15 @@ const program = new Command("k6")
       k6Args,
       resultsDir: opts.results,
       env,
+      report: opts.report ?? false,
     });
+    for (const html of reports) console.log(`report: ${html}`);
     console.log(`summary: ${summary}`);
-    if (code !== 0) Deno.exit(code);
+    for (const problem of problems) console.error(`FAILED: ${problem}`);
+    if (code !== 0) {
+      console.error(`k6 ${scenario} failed (exit ${code}): ${problems.length} problem(s) above`);
+      Deno.exit(code);
+    }
   });
 
 if (import.meta.main) await runCommand(program);

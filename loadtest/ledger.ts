@@ -12,6 +12,7 @@ import {
   parseConfirmation,
   type PaymentMessage,
   PROCESSED_COUNT_KEY,
+  sourceListKey,
   TOTAL_AMOUNT_CENTS_KEY,
 } from "@fastpix/pix";
 import type { Redis } from "@fastpix/infra";
@@ -21,7 +22,7 @@ import { groupInfo } from "@fastpix/infra";
 /** Key names the harness uses (the defaults of DESIGN.md). */
 export const STREAM = "pix_payments";
 export const GROUP = "pix_consumers";
-export const SOURCE_LIST = "source_list_0";
+export const SOURCE_LIST = sourceListKey(0);
 export const RESPONSE_PREFIX = "backend_bacen_response_";
 
 /** What the crash run found for one design. */

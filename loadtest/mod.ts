@@ -10,5 +10,7 @@ export * from "./compare_report.ts";
 export * from "./cluster_bench.ts";
 export * from "./gateway_bench.ts";
 export * from "./gateway_process.ts";
+export * from "./waiter_storm.ts";
 export * from "./rinha_bench.ts";
 export * from "./machine.ts";
+export * from "./memory_bench.ts";

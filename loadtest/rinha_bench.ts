@@ -17,7 +17,7 @@ import {
   sleep,
   summarize,
 } from "@fastpix/infra";
-import { formatCents } from "@fastpix/pix";
+import { formatBrl, formatCents, formatCount } from "@fastpix/pix";
 
 /** One change of the processors' behaviour, at a fraction of the run. */
 export interface Stage {
@@ -388,8 +388,8 @@ async function measure(
       const now = Date.now();
       const c = await check(new Date(now - 10_000), new Date(now - 100));
       onLine(
-        `check at ${((now - started) / 1000).toFixed(0)} s: sent ${requests.sent}, ` +
-          `difference ${formatCents(c.differenceCents)}`,
+        `check at ${((now - started) / 1000).toFixed(0)} s: sent ${formatCount(requests.sent)}, ` +
+          `difference ${formatBrl(c.differenceCents)}`,
       );
     }
   })();
@@ -414,7 +414,9 @@ async function measure(
     default: (await processorSummary("default", "")).feePerTransaction,
     fallback: (await processorSummary("fallback", "")).feePerTransaction,
   };
-  onLine(`drained in ${drainMs} ms; final difference ${formatCents(final.differenceCents)}`);
+  onLine(
+    `drained in ${formatCount(drainMs)} ms; final difference ${formatBrl(final.differenceCents)}`,
+  );
 
   // Money in micro-units (10^-6 BRL): cents × fee in ten-thousandths is exact.
   const feeMicros = (cents: number, fee: number) =>

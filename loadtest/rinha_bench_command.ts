@@ -7,7 +7,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
 import { intIn, parseAmountOption, parseHttpUrl, runCommand } from "@fastpix/cli";
-import { UserError } from "@fastpix/pix";
+import { formatCount as n, formatDecimal as brl, formatNumber, UserError } from "@fastpix/pix";
 import { RINHA_SCHEDULE, runRinhaBench } from "./rinha_bench.ts";
 
 const program = new Command("bench:rinha")
@@ -85,26 +85,34 @@ const program = new Command("bench:rinha")
       baselineS: opts.baseline,
     }, (line) => console.error(line));
 
+    const ms = (x: number) => formatNumber(x);
     const table = new Table({ head: ["", "count", "p50 ms", "p99 ms", "max ms"] });
     for (const [name, l] of Object.entries(report.latency)) {
-      table.push([`HTTP ${name}`, l.count, l.p50, l.p99, l.max]);
+      table.push([`HTTP ${name}`, n(l.count), ms(l.p50), ms(l.p99), ms(l.max)]);
     }
     const b = report.baseline;
-    if (b) table.push(["baseline (trivial server)", b.count, b.p50, b.p99, b.max]);
+    if (b) table.push(["baseline (trivial server)", n(b.count), ms(b.p50), ms(b.p99), ms(b.max)]);
     console.log(table.toString());
     console.log(
-      `p99 per tenth of the run (ms): ${report.latencyBySlice.map((l) => l.p99).join(" ")}`,
+      `p99 per tenth of the run (ms): ${report.latencyBySlice.map((l) => ms(l.p99)).join(" ")}`,
     );
     const money = new Table({ head: ["processor", "payments", "amount", "fee"] });
     for (const [name, p] of Object.entries(report.processed)) {
-      money.push([name, p.count, p.amount, p.fee]);
+      money.push([name, n(p.count), brl(p.amount), brl(p.fee)]);
     }
     console.log(money.toString());
+    const r = report.requests;
     console.log(
-      `requests ${report.requests.sent} (accepted ${report.requests.accepted}, failed ${report.requests.failed}), ` +
-        `lag ${report.lag}, inconsistent checks ${report.inconsistentChecks}/${report.checks.length} ` +
-        `(amount ${report.inconsistencyAmount}), net ${report.net}, score ${report.score}; ` +
-        `generator lag ${report.generatorLagMs} ms, load average ${report.loadAverage.before} → ${report.loadAverage.after}`,
+      `requests ${n(r.sent)} (accepted ${n(r.accepted)}, failed ${n(r.failed)}), ` +
+        `lag ${n(report.lag)}, inconsistent checks ${n(report.inconsistentChecks)}/${
+          n(report.checks.length)
+        } ` +
+        `(amount ${brl(report.inconsistencyAmount)}), net ${brl(report.net)}, score ${
+          brl(report.score)
+        }; ` +
+        `generator lag ${
+          n(report.generatorLagMs)
+        } ms, load average ${report.loadAverage.before} → ${report.loadAverage.after}`,
     );
     const path = opts.json ?? `loadtest/results/rinha-${report.at.replace(/[:.]/g, "-")}.json`;
     await Deno.mkdir(new URL(".", new URL(path, `file://${Deno.cwd()}/`)), { recursive: true });

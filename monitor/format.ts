@@ -1,18 +1,18 @@
 /**
- * Short, exact text for the monitor's cells: grouped integers, BRL, durations, bytes.
+ * Short, exact text for the monitor's cells: grouped integers, BRL, durations, bytes. Numbers are
+ * written by `@fastpix/pix`'s formatter, as in every other tool.
  * @module
  */
+import { formatCount, formatDecimal, formatMs } from "@fastpix/pix";
 
 /** `1234567` → `1,234,567`. */
 export function int(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
+  return formatCount(value);
 }
 
 /** An exact 2-place decimal string with grouped thousands: `50007718.10` → `50,007,718.10`. */
 export function brl(decimal: string): string {
-  const match = /^(-?)(\d+)(\.\d+)?$/.exec(decimal);
-  if (match === null) return decimal;
-  return `${match[1]}${match[2].replace(/\B(?=(\d{3})+$)/g, ",")}${match[3] ?? ""}`;
+  return formatDecimal(decimal);
 }
 
 /** A duration: `850 ms`, `12.0 s`, `3m 05s`, `2h 03m`, `4d 02h`. */
@@ -40,9 +40,7 @@ export function bytes(n: number): string {
 
 /** Milliseconds with precision that suits the size: `0.42`, `12.5`, `340`. */
 export function ms(value: number): string {
-  if (value < 10) return value.toFixed(2);
-  if (value < 100) return value.toFixed(1);
-  return int(value);
+  return formatMs(value);
 }
 
 /** Shortens `text` to `width` by cutting its middle, so both ends (names, pids) stay readable. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { globEscape, KeyScanner } from "./key_scanner.ts";
+import { SnapshotState } from "./snapshot.ts";
 
 const patterns = [
   { prefix: "backend_bacen_response_", kind: "response" as const },
@@ -41,4 +42,19 @@ Deno.test("MATCH carries the prefix with its glob characters escaped", () => {
   const scanner = new KeyScanner([{ prefix: "resp[*]?_", kind: "response" }], { match: true });
   assert.deepEqual(scanner.args(), ["0", "COUNT", "1000", "MATCH", "resp\\[\\*\\]\\?_*"]);
   assert.equal(globEscape("a\\b"), "a\\\\b");
+});
+
+Deno.test("the monitor finds a base's queues in both shapes, processing lists too", () => {
+  const byDefault = new SnapshotState("backend_bacen_response_").lists;
+  byDefault.apply(["0", [
+    "source_list_0",
+    "{source_list_1}",
+    "payments_0",
+    "pix:list_processing:w1",
+  ]]);
+  assert.deepEqual(byDefault.keys("source_list"), ["{source_list_1}", "source_list_0"]);
+  assert.deepEqual(byDefault.keys("processing_list"), ["pix:list_processing:w1"]);
+  const custom = new SnapshotState("backend_bacen_response_", 100, { listBase: "payments" }).lists;
+  custom.apply(["0", ["source_list_0", "{payments_0}", "payments_1"]]);
+  assert.deepEqual(custom.keys("source_list"), ["{payments_0}", "payments_1"]);
 });

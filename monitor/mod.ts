@@ -10,3 +10,5 @@ export * from "./panels.ts";
 export * from "./render.ts";
 export * from "./format.ts";
 export * from "./tui.ts";
+export * from "./exporter.ts";
+export * from "./dlq_codes.ts";

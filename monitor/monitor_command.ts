@@ -1,18 +1,23 @@
 /**
  * `deno task monitor`: the real-time monitor. Full screen on a terminal; `--once` prints one plain
- * snapshot and `--json` the same as JSON, for scripts and tests.
+ * snapshot and `--json` the same as JSON, for scripts and tests. `--metrics-port` also serves the
+ * snapshot as Prometheus metrics (the queue exporter); without a terminal, or with `--no-tui`, it
+ * runs headless until SIGINT or SIGTERM.
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { createRedis, type Logger, sleep } from "@fastpix/infra";
+import { createLogger, createRedis, type Logger, redactUrl, sleep } from "@fastpix/infra";
 import {
   groupOption,
   idleThresholdOption,
   intIn,
+  ledgerMaxBacklogOption,
   postgresDsnOption,
+  redisListOption,
   redisUrlOption,
   responsePrefixOption,
   runCommand,
+  stopOnSignals,
   streamOption,
 } from "@fastpix/cli";
 import { UserError } from "@fastpix/pix";
@@ -20,6 +25,7 @@ import { snapshot, SnapshotState } from "./snapshot.ts";
 import { ledgerStatsReader } from "@fastpix/consumer";
 import { renderPlain } from "./render.ts";
 import { runTui } from "./tui.ts";
+import { METRICS_DEFAULTS, type RunningExporter, serveExporter } from "./exporter.ts";
 
 /** Parser for seconds given as a decimal in `[min, max]`, returned in milliseconds. */
 function secondsIn(min: number, max: number): (text: string) => number {
@@ -50,6 +56,11 @@ const program = new Command("monitor")
   .addOption(streamOption())
   .addOption(groupOption())
   .addOption(responsePrefixOption())
+  .addOption(
+    Object.assign(redisListOption(), {
+      description: "base name of the list designs' queues: <base>_<i> and {<base>_<i>} are shown",
+    }),
+  )
   .addOption(stallThresholdOption())
   .addOption(
     new Option("--interval <seconds>", "refresh interval").default(500, "0.5")
@@ -66,7 +77,24 @@ const program = new Command("monitor")
   .addOption(postgresDsnOption())
   .option("--once", "print one plain snapshot and exit", false)
   .option("--json", "print one snapshot as JSON and exit", false)
+  .addOption(
+    new Option("--metrics-port <port>", "serve Prometheus metrics on this port (0: any free one)")
+      .env("MONITOR_METRICS_PORT").argParser(intIn(0, 65535)),
+  )
+  .addOption(
+    new Option("--hostname <address>", "address the metrics are served on")
+      .env("MONITOR_METRICS_HOST").default("127.0.0.1"),
+  )
+  .option("--no-tui", "with --metrics-port: no live screen even on a terminal")
+  .addOption(
+    new Option("--metrics-top <n>", "response streams exported one by one (the rest summed)")
+      .default(METRICS_DEFAULTS.top).argParser(intIn(0, 1000)),
+  )
+  .addOption(ledgerMaxBacklogOption())
   .action(async (opts) => {
+    if (opts.metricsPort !== undefined && (opts.once || opts.json)) {
+      throw new UserError("--metrics-port serves metrics until stopped: leave out --once/--json");
+    }
     // With a ledger, its statistics are one more panel (read every 2 s at most).
     const ledger = opts.postgresDsn ? ledgerStatsReader(opts.postgresDsn) : undefined;
     const read = {
@@ -75,8 +103,41 @@ const program = new Command("monitor")
       stream: opts.stream,
       group: opts.group,
       responsePrefix: opts.responsePrefix,
+      listBase: opts.redisList,
       idleThresholdMs: opts.idleThresholdMs,
     };
+    let exporter: RunningExporter | undefined;
+    if (opts.metricsPort !== undefined) {
+      try {
+        exporter = await serveExporter({
+          ...read,
+          port: opts.metricsPort,
+          hostname: opts.hostname,
+          intervalMs: opts.interval,
+          scanCount: opts.scanCount,
+          metrics: { top: opts.metricsTop, ledgerMaxBacklog: opts.ledgerMaxBacklog },
+        });
+      } catch (error) {
+        if (error instanceof Deno.errors.AddrInUse) {
+          throw new UserError(`Cannot listen on port ${opts.metricsPort}: it is in use`);
+        }
+        throw error;
+      }
+      const headless = !opts.tui || !Deno.stdout.isTerminal();
+      const line = `serving metrics on ${exporter.url}/metrics (Redis ${redactUrl(opts.redisUrl)})`;
+      if (headless) {
+        const log = createLogger("monitor");
+        log.info(line);
+        const running = exporter;
+        const stopped = Promise.withResolvers<void>();
+        const removeSignals = stopOnSignals(() => stopped.resolve(), log, "stopping the exporter");
+        await stopped.promise;
+        removeSignals();
+        await running.stop();
+        await ledger?.close();
+        Deno.exit(0);
+      }
+    }
     if (!opts.once && !opts.json) {
       if (!Deno.stdout.isTerminal()) {
         throw new UserError("The live monitor needs a terminal: use --once or --json to print");
@@ -87,6 +148,7 @@ const program = new Command("monitor")
         rateWindowMs: opts.rateWindow,
         scanCount: opts.scanCount,
       });
+      await exporter?.stop();
       Deno.exit(0);
     }
     // One-off: read everything (a complete SCAN pass), then read the counters again one interval
@@ -96,7 +158,9 @@ const program = new Command("monitor")
       failFast: true,
       logger: SILENT,
     });
-    const state = new SnapshotState(opts.responsePrefix, opts.scanCount);
+    const state = new SnapshotState(opts.responsePrefix, opts.scanCount, {
+      listBase: opts.redisList,
+    });
     const first = await snapshot(redis, { ...read, state, completeScan: true });
     let snap = first;
     let rate: number | null = null;

@@ -143,14 +143,28 @@ function dlqPanel(s: Snapshot): Panel {
   };
 }
 
+/**
+ * Each consumer's latency since its start, and under it over the last seconds (`└ last 10 s`,
+ * dashes when nothing was confirmed then) when the consumer publishes that window.
+ */
 function latencyPanel(s: Snapshot): Panel {
+  const rows: Row[] = [];
+  for (const l of s.latency) {
+    rows.push({ cells: [l.consumer, ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max)] });
+    const w = l.window;
+    if (w === undefined) continue;
+    const label = `└ last ${int(w.seconds)} s`;
+    rows.push({
+      cells: w.count === 0
+        ? [label, dash, dash, dash, dash]
+        : [label, ms(w.p50), ms(w.p95), ms(w.p99), ms(w.max)],
+    });
+  }
   return {
     id: "latency",
     head: ["Latency ms", "p50", "p95", "p99", "max"],
     align: ["left", "right", "right", "right", "right"],
-    rows: s.latency.map((l) => ({
-      cells: [l.consumer, ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max)],
-    })),
+    rows,
     empty: "no consumer has published latency yet",
     fixed: false,
     cut: "middle",

@@ -75,6 +75,7 @@ function busy(): Snapshot {
         max: 31,
         mean: 2,
         at: "",
+        window: { seconds: 10, count: 120, p50: 0.9, p95: 2.5, p99: 3.75, max: 6.5, mean: 1 },
       },
       {
         consumer: "consumer_host_3333",
@@ -198,6 +199,21 @@ Deno.test("the plain listing has every row", () => {
   assert.equal(text.match(/│ backend \d+ /g)?.length, 1000);
   assert.match(text, /│ └ consumer_host_3333 │ +250 │ +1m 01s │ STALLED │/);
   assert.match(text, /│ total BRL +│ +50,007,718\.10 │/);
+});
+
+Deno.test("the latency panel shows a consumer's last 10 s, labelled, under its since-start row", () => {
+  const s = busy();
+  const plain = renderPlain(s, { rateWindowMs: 500 });
+  assert.match(
+    plain,
+    /│ consumer_host_1111 +│ +1\.20 │ +4\.50 │ +9\.87 │ +31\.0 │\n│ └ last 10 s +│ +0\.90 │ +2\.50 │ +3\.75 │ +6\.50 │/,
+  );
+  // A consumer that publishes no window (an older version) has no such row.
+  assert.equal(plain.match(/last 10 s/g)?.length, 1);
+  assert.match(renderScreen(s, view(120, 40)), /└ last 10 s +0\.90 +2\.50 +3\.75 +6\.50$/m);
+  // Nothing confirmed in the last 10 s: dashes, not zeros.
+  s.latency[0].window = { seconds: 10, count: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0 };
+  assert.match(renderPlain(s, { rateWindowMs: 500 }), /│ └ last 10 s +│ +— │ +— │ +— │ +— │/);
 });
 
 Deno.test("formatting helpers", () => {

@@ -6,19 +6,28 @@
  * @module
  */
 import {
+  DEFAULT_LIST_BASE,
   dlqKey,
   ErrorCode,
   formatCents,
   LATENCY_KEY,
+  ledgerBacklogKey,
   LIST_PROCESSING_PREFIX,
   parseAmountCents,
   PROCESSED_COUNT_KEY,
-  SOURCE_LIST_PREFIX,
+  sourceListPrefixes,
   TOTAL_AMOUNT_CENTS_KEY,
   TOTAL_AMOUNT_KEY,
 } from "@fastpix/pix";
-import { errorMessage, type LatencySummary, redactUrl, type Redis } from "@fastpix/infra";
+import {
+  errorMessage,
+  type LatencySummary,
+  redactUrl,
+  type Redis,
+  type WindowSummary,
+} from "@fastpix/infra";
 import { KeyScanner } from "./key_scanner.ts";
+import { DlqCodeCounter } from "./dlq_codes.ts";
 import type { LedgerStats } from "@fastpix/consumer";
 
 /** A consumer of a group, from `XINFO CONSUMERS`. */
@@ -32,6 +41,17 @@ export interface ConsumerInfo {
   stalled: boolean;
 }
 
+/** The pending entry of a group with the smallest id, from `XPENDING <stream> <group> - + 1`. */
+export interface OldestPending {
+  id: string;
+  consumer: string;
+  /** Milliseconds since the entry was added to the stream (its id's time, by Redis's clock). */
+  ageMs: number;
+  /** Milliseconds since it was last delivered. */
+  idleMs: number;
+  deliveries: number;
+}
+
 /** A consumer group, from `XINFO GROUPS` and `XINFO CONSUMERS`. */
 export interface GroupInfo {
   name: string;
@@ -41,6 +61,8 @@ export interface GroupInfo {
   /** Entries not yet delivered to the group (null when Redis cannot tell). */
   lag: number | null;
   consumers: ConsumerInfo[];
+  /** The oldest pending entry (null: none pending; absent: not read, as for a new group). */
+  oldestPending?: OldestPending | null;
 }
 
 /** The payment stream, from `XINFO STREAM` and `MEMORY USAGE`. */
@@ -61,11 +83,13 @@ export interface ResponseStreamInfo {
   lastId: string;
 }
 
-/** A latency summary one consumer published in `pix:latency` (milliseconds). */
+/** A latency summary one consumer published in `pix:latency` (milliseconds), since its start. */
 export interface LatencyInfo extends LatencySummary {
   consumer: string;
   /** When the consumer published it (ISO 8601). */
   at: string;
+  /** The last `seconds` only (absent when the consumer publishes no window). */
+  window?: WindowSummary;
 }
 
 /** An error code and how many of the sampled dead letters carry it. */
@@ -121,7 +145,19 @@ export interface Snapshot {
     /** False until the first full `SCAN` pass is done (the list may be partial). */
     scanComplete: boolean;
   };
-  dlq: { key: string; length: number; sampled: number; topCodes: ErrorCodeCount[] };
+  dlq: {
+    key: string;
+    length: number;
+    sampled: number;
+    topCodes: ErrorCodeCount[];
+    /** Entries ever added to the dead-letter stream (`entries-added`; 0 when it does not exist). */
+    entriesAdded?: number;
+    /**
+     * Every dead letter counted by error code, most frequent first: present when the state counts
+     * codes ({@link SnapshotState.dlqCodes}) and a full count is done (it lags a little behind).
+     */
+    codes?: ErrorCodeCount[];
+  };
   latency: LatencyInfo[];
   lists: ListInfo[];
   /** Things worth knowing that are not outages (a key of the wrong type, say). */
@@ -131,6 +167,10 @@ export interface Snapshot {
   durationMs: number;
   /** The PostgreSQL ledger's statistics, when the monitor reads a ledger and it answered. */
   ledger?: LedgerStats;
+  /** Ledger rows waiting in Redis for PostgreSQL (`pix:ledger:backlog:<stream>`; null: no key). */
+  ledgerBacklog?: number | null;
+  /** Redis's clock when the snapshot was read (`TIME`, Unix milliseconds). */
+  redisTimeMs?: number;
 }
 
 /** Options of {@link snapshot}. */
@@ -141,6 +181,11 @@ export interface SnapshotOptions {
   group: string;
   responsePrefix: string;
   idleThresholdMs: number;
+  /**
+   * Base name of the list designs' queues (`REDIS_LIST`, default `source_list`): `<base>_<i>` and
+   * `{<base>_<i>}` are both found, whatever `USE_HASHTAG` is.
+   */
+  listBase?: string;
   /** State kept between refreshes (discovered keys, known groups); fresh when omitted. */
   state?: SnapshotState;
   /** Finish the `SCAN` pass before reading (for one-off snapshots); default: one step per call. */
@@ -157,21 +202,38 @@ export interface SnapshotOptions {
 export class SnapshotState {
   /** The discovered response streams (`SCAN MATCH <prefix>* TYPE stream`). */
   readonly responses: KeyScanner;
-  /** The discovered list designs' lists (`SCAN TYPE list`). */
+  /** The discovered list designs' lists (`SCAN TYPE list`): queues of `listBase`, processing lists. */
   readonly lists: KeyScanner;
   /** Group names seen last time: their `XINFO CONSUMERS` go in the same pipeline. */
   groups: string[] = [];
+  /** Counts every dead letter by error code, when enabled (see {@link SnapshotState} options). */
+  readonly dlqCodes: DlqCodeCounter | undefined;
   #lastError: string | null = null;
   #watched = new WeakSet<Redis>();
 
-  constructor(responsePrefix: string, scanCount = 5000) {
+  /**
+   * `scanCount` is the `COUNT` of each `SCAN` step; `dlqCodePage`, when given, turns on the exact
+   * count of dead letters by error code, reading that many new dead letters per refresh at most;
+   * `listBase` names the list designs' queues (`REDIS_LIST`).
+   */
+  constructor(
+    responsePrefix: string,
+    scanCount = 5000,
+    options: { dlqCodePage?: number; listBase?: string } = {},
+  ) {
+    this.dlqCodes = options.dlqCodePage === undefined
+      ? undefined
+      : new DlqCodeCounter(options.dlqCodePage);
     this.responses = new KeyScanner([{ prefix: responsePrefix, kind: "response" }], {
       count: scanCount,
       type: "stream",
       match: true,
     });
     this.lists = new KeyScanner([
-      { prefix: SOURCE_LIST_PREFIX, kind: "source_list" },
+      ...sourceListPrefixes(options.listBase ?? DEFAULT_LIST_BASE).map((prefix) => ({
+        prefix,
+        kind: "source_list" as const,
+      })),
       { prefix: LIST_PROCESSING_PREFIX, kind: "processing_list" },
     ], { count: scanCount, type: "list" });
   }
@@ -241,6 +303,9 @@ const num = (value: unknown): number => {
 const entryId = (entry: unknown): string | null =>
   Array.isArray(entry) && typeof entry[0] === "string" ? entry[0] : null;
 
+/** The time part (Unix milliseconds) of a stream entry id. */
+export const idTimeMs = (id: string): number => num(id.split("-")[0]);
+
 /** `field:value` lines of `INFO` into a map. */
 function infoFields(text: unknown): Map<string, string> {
   const map = new Map<string, string>();
@@ -266,22 +331,26 @@ export function topErrorCodes(entries: unknown, limit = 5): ErrorCodeCount[] {
     .map(([code, count]) => ({ code, name: CODE_NAMES.get(code) ?? null, count }));
 }
 
+const summaryOf = (v: Record<string, unknown>): LatencySummary => ({
+  count: num(v.count),
+  p50: num(v.p50),
+  p95: num(v.p95),
+  p99: num(v.p99),
+  max: num(v.max),
+  mean: num(v.mean),
+});
+
 function parseLatency(hash: unknown): LatencyInfo[] {
   const out: LatencyInfo[] = [];
   const entries = hash instanceof Map ? [...hash] : Object.entries(hash ?? {});
   for (const [consumer, json] of entries) {
     try {
       const v = JSON.parse(String(json));
-      out.push({
-        consumer,
-        count: num(v.count),
-        p50: num(v.p50),
-        p95: num(v.p95),
-        p99: num(v.p99),
-        max: num(v.max),
-        mean: num(v.mean),
-        at: String(v.at ?? ""),
-      });
+      const info: LatencyInfo = { consumer, ...summaryOf(v), at: String(v.at ?? "") };
+      if (typeof v.window === "object" && v.window !== null) {
+        info.window = { seconds: num(v.window.seconds), ...summaryOf(v.window) };
+      }
+      out.push(info);
     } catch { /* a malformed entry is skipped, not fatal */ }
   }
   return out.sort((a, b) => a.consumer.localeCompare(b.consumer));
@@ -359,7 +428,8 @@ function parseConsumers(reply: unknown, idleThresholdMs: number): ConsumerInfo[]
  */
 export async function snapshot(redis: Redis, options: SnapshotOptions): Promise<Snapshot> {
   const started = performance.now();
-  const state = options.state ?? new SnapshotState(options.responsePrefix);
+  const state = options.state ??
+    new SnapshotState(options.responsePrefix, undefined, { listBase: options.listBase });
   state.watch(redis);
   const timeoutMs = options.timeoutMs ?? 2000;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -418,6 +488,10 @@ async function read(
       round.add((p) => p.call("SCAN", ...args), (v) => scanner.apply(v as [string, string[]]));
     }
   }
+  round.add((p) => p.time(), (v) => {
+    const [seconds, micros] = Array.isArray(v) ? v : [];
+    snap.redisTimeMs = num(seconds) * 1000 + Math.floor(num(micros) / 1000);
+  });
   round.add((p) => p.info("server"), (v) => {
     const info = infoFields(v);
     snap.server = {
@@ -467,13 +541,46 @@ async function read(
     }).sort((a, b) => a.name.localeCompare(b.name));
   });
   const consumersOf = new Map<string, ConsumerInfo[]>();
-  const queueConsumers = (r: Round, group: string) =>
+  const oldestOf = new Map<string, [string, string, number, number] | null>();
+  const queueConsumers = (r: Round, group: string) => {
     r.add((p) => p.xinfo("CONSUMERS", stream, group), (v, error) => {
       if (error === null) consumersOf.set(group, parseConsumers(v, options.idleThresholdMs));
     });
+    r.add((p) => p.xpending(stream, group, "-", "+", 1), (v, error) => {
+      if (error !== null) return;
+      const first = Array.isArray(v) && Array.isArray(v[0]) ? v[0] : null;
+      oldestOf.set(
+        group,
+        first === null ? null : [String(first[0]), String(first[1]), num(first[2]), num(first[3])],
+      );
+    });
+  };
   for (const group of state.groups) queueConsumers(round, group);
   const dlq = snap.dlq.key;
   round.add((p) => p.xlen(dlq), (v) => snap.dlq.length = num(v));
+  if (state.dlqCodes) {
+    const counter = state.dlqCodes;
+    const [range, info] = counter.commands(dlq);
+    let page: unknown = [];
+    round.add((p) => p.call(...range), (v) => page = v);
+    round.add((p) => p.call(...info), (v, error) => {
+      const fields = error === null ? pairs(v) : undefined;
+      if (error !== null && !isMissing(error)) return;
+      counter.apply(
+        page,
+        fields && {
+          length: num(fields.get("length")),
+          entriesAdded: fields.has("entries-added") ? num(fields.get("entries-added")) : null,
+        },
+      );
+      snap.dlq.entriesAdded = fields ? num(fields.get("entries-added")) : 0;
+      const codes = counter.codes();
+      if (codes) snap.dlq.codes = codes;
+    });
+  }
+  round.add((p) => p.get(ledgerBacklogKey(stream)), (v, error) => {
+    if (error === null) snap.ledgerBacklog = v === null || v === undefined ? null : num(v);
+  });
   round.add((p) => p.xrevrange(dlq, "+", "-", "COUNT", options.dlqSample ?? 200), (v) => {
     snap.dlq.sampled = Array.isArray(v) ? v.length : 0;
     snap.dlq.topCodes = topErrorCodes(v);
@@ -515,7 +622,22 @@ async function read(
     snap.rounds++;
   }
   state.groups = snap.groups.map((g) => g.name);
-  for (const g of snap.groups) g.consumers = consumersOf.get(g.name) ?? [];
+  const now = snap.redisTimeMs ?? Date.now();
+  for (const g of snap.groups) {
+    g.consumers = consumersOf.get(g.name) ?? [];
+    const oldest = oldestOf.get(g.name);
+    if (oldest === null || g.pending === 0) g.oldestPending = null;
+    else if (oldest !== undefined) {
+      const [id, consumer, idleMs, deliveries] = oldest;
+      g.oldestPending = {
+        id,
+        consumer,
+        ageMs: Math.max(0, now - idTimeMs(id)),
+        idleMs,
+        deliveries,
+      };
+    }
+  }
 
   const mine = snap.groups.find((g) => g.name === options.group);
   if (mine) {

@@ -41,7 +41,9 @@ export async function runTui(options: TuiOptions): Promise<void> {
     failFast: true,
     logger: SILENT,
   });
-  const state = new SnapshotState(options.responsePrefix, options.scanCount);
+  const state = new SnapshotState(options.responsePrefix, options.scanCount, {
+    listBase: options.listBase,
+  });
   const rate = new RateWindow(options.rateWindowMs);
   const draw = createLogUpdate(process.stdout);
   const write = (text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text));

@@ -9,7 +9,10 @@ export const PROCESSED_COUNT_KEY = "processed_count";
 export const TOTAL_AMOUNT_KEY = "total_amount";
 /** Exact sum confirmed in cents (string int): the source of truth. */
 export const TOTAL_AMOUNT_CENTS_KEY = "total_amount_cents";
-/** Idempotency marks: `pix:done:<transaction_id>` holds the stream id that counted it. */
+/**
+ * Idempotency marks: `pix:done:<transaction_id>` holds `<fingerprint>:<origin>`, the counted
+ * payment's fingerprint and the stream id (or source list) that counted it (`parseMark`).
+ */
 export const DONE_MARK_PREFIX = "pix:done:";
 /** Latency summary the consumer publishes (hash; see README). */
 export const LATENCY_KEY = "pix:latency";
@@ -68,12 +71,39 @@ export function streamKeys(stream: string, tag?: string): StreamKeys {
   };
 }
 
-/** Prefix of the list designs' queues: `source_list_<i>`. */
-export const SOURCE_LIST_PREFIX = "source_list_";
+/** Base name of the list designs' queues by default (`REDIS_LIST`). */
+export const DEFAULT_LIST_BASE = "source_list";
 
-/** The list designs' queue `i`. */
-export function sourceListKey(index: number): string {
-  return `${SOURCE_LIST_PREFIX}${index}`;
+/** How the list designs name their queues (`REDIS_LIST`, `USE_HASHTAG`), as the original does. */
+export interface ListNaming {
+  /** Queue `i` is `<base>_<i>` (`REDIS_LIST`, default `source_list`). */
+  base: string;
+  /**
+   * Wrap the whole name in braces, `{<base>_<i>}` (`USE_HASHTAG`): on a cluster each queue hashes
+   * to its own slot, and its dead-letter stream (`{<base>_<i>}:dlq`) to the same one.
+   */
+  hashtag: boolean;
+}
+
+/** `source_list_<i>`. */
+export const DEFAULT_LIST_NAMING: ListNaming = { base: DEFAULT_LIST_BASE, hashtag: false };
+
+/**
+ * The list designs' queue `index`: `<base>_<index>`, or `{<base>_<index>}` with `hashtag`. The one
+ * place a queue's name is built; everything that names a list design's queue calls it.
+ */
+export function sourceListKey(index: number, naming: ListNaming = DEFAULT_LIST_NAMING): string {
+  const name = `${naming.base}_${index}`;
+  return naming.hashtag ? `{${name}}` : name;
+}
+
+/**
+ * What every queue of base `base` starts with, in both shapes (`<base>_`, `{<base>_`): what a
+ * scan looks for when it should find the queues however `USE_HASHTAG` is set.
+ */
+export function sourceListPrefixes(base: string = DEFAULT_LIST_BASE): string[] {
+  const plain = `${base}_`;
+  return [plain, `{${plain}`];
 }
 
 /**

@@ -109,9 +109,7 @@ function cpfProblem(text: string): string | undefined {
   const digits = unmask(text);
   if (/^(\d)\1{10}$/.test(digits)) return "a CPF of one repeated digit is not valid";
   const expected = cpfCheckDigits(digits.slice(0, 9));
-  return digits.slice(9) === expected
-    ? undefined
-    : `CPF check digits are ${digits.slice(9)}, expected ${expected}`;
+  return digits.slice(9) === expected ? undefined : "its CPF check digits do not match";
 }
 
 function cnpjProblem(text: string): string | undefined {
@@ -119,9 +117,7 @@ function cnpjProblem(text: string): string | undefined {
   const chars = unmask(text);
   if (/^(\d)\1{13}$/.test(chars)) return "a CNPJ of one repeated digit is not valid";
   const expected = cnpjCheckDigits(chars.slice(0, 12));
-  return chars.slice(12) === expected
-    ? undefined
-    : `CNPJ check digits are ${chars.slice(12)}, expected ${expected}`;
+  return chars.slice(12) === expected ? undefined : "its CNPJ check digits do not match";
 }
 
 function emailProblem(text: string): string | undefined {
@@ -134,7 +130,7 @@ function emailProblem(text: string): string | undefined {
 function phoneProblem(text: string): string | undefined {
   const m = PHONE.exec(text);
   if (m === null) return "a phone key is +55, a 2-digit area code and a 9-digit mobile number";
-  return VALID_DDDS.has(m[1]) ? undefined : `area code ${m[1]} does not exist`;
+  return VALID_DDDS.has(m[1]) ? undefined : "its area code does not exist";
 }
 
 function evpProblem(text: string): string | undefined {

@@ -39,7 +39,14 @@ export const ErrorCode = {
   PAYER_NAME_TOO_SHORT: 1601,
   PAYLOAD_MALFORMED: 1403,
   FIELD_REPEATED: 1404,
+  // The transaction_id was already counted for another payment (amount, backend or PIX keys):
+  // the HTTP gateway answers it 409.
+  TRANSACTION_CONFLICT: 1701,
   MAX_DELIVERIES_EXCEEDED: 2001,
+  // One entry's own key is unusable; that entry alone is dead-lettered, the rest of its batch
+  // applies (consumer/lua/includes/confirm.lua).
+  CONFIRMATION_STREAM_WRONG_TYPE: 2101,
+  MARK_WRONG_TYPE: 2102,
   // The HTTP gateway's own refusals (the request, not the payment, is at fault).
   REQUEST_BODY_TOO_LARGE: 3001,
   REQUEST_CONTENT_TYPE: 3002,
@@ -47,9 +54,12 @@ export const ErrorCode = {
   REQUEST_NOT_AN_OBJECT: 3004,
   REQUEST_FIELD_TYPE: 3005,
   DESIGN_UNKNOWN: 3101,
+  DESIGN_NOT_ALLOWED: 3102,
   WAIT_UNSUPPORTED: 3103,
   ENQUEUE_FAILED: 3201,
   CONFIRMATION_TIMEOUT: 3202,
+  QUEUE_LAG_TOO_HIGH: 3203,
+  TOO_MANY_WAITERS: 3204,
   NOT_FOUND: 3301,
   METHOD_NOT_ALLOWED: 3302,
 } as const;
@@ -60,6 +70,10 @@ export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode];
 /** A payment as the consumer processes it (already validated). */
 export interface Payment {
   transactionId: string;
+  /**
+   * The backend to confirm to; `""` when the message has no `backend_id`, which only
+   * {@link validatePayment}'s `backendIdOptional` (the list designs) accepts: nothing is confirmed.
+   */
   backendId: string;
   /** The amount exactly as sent (`"12.3"`). */
   amount: string;
@@ -174,6 +188,19 @@ function readTimestampText(text: string): TimestampReading {
 interface RuleContext {
   limits: ValidationLimits;
   nowMs: number;
+  /** A message without `backend_id` is accepted (see {@link ValidateOptions}). */
+  backendIdOptional?: boolean;
+}
+
+/** Options of {@link validatePayment}. */
+export interface ValidateOptions {
+  limits?: ValidationLimits;
+  nowMs?: number;
+  /**
+   * Accept a message that has no `backend_id` field at all (the Python original's list payloads):
+   * it is processed and counted, and confirmed to nobody. An empty `backend_id` is still refused.
+   */
+  backendIdOptional?: boolean;
 }
 
 /** A validation rule: the first one whose `fails` returns a message decides the rejection. */
@@ -185,6 +212,12 @@ export interface PaymentRule {
 
 const show = (value: string) =>
   JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+
+/**
+ * How long a personal value is, in its place in a message: PIX keys and names are personal data,
+ * so messages (which reach logs, dead letters and HTTP answers) never quote them.
+ */
+const length = (value: string) => value.length === 1 ? "1 character" : `${value.length} characters`;
 
 /**
  * Six rules for an optional PIX key field, one per code: `base + 1` no PIX key has this shape, then
@@ -199,7 +232,7 @@ function pixKeyRules(field: "payer_key" | "payee_key", base: 1500 | 1510): Payme
       if (key === undefined) return undefined;
       const check = checkPixKey(key);
       return check.type === type && check.problem !== undefined
-        ? `Cannot accept ${field} ${show(key)}: ${check.problem}`
+        ? `Cannot accept ${field} of ${length(key)}: ${check.problem}`
         : undefined;
     },
   }));
@@ -244,12 +277,18 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
   },
   {
     code: ErrorCode.BACKEND_ID_MISSING,
-    fails: (f) => f.backend_id ? undefined : "Field backend_id is missing",
+    fails: (f, { backendIdOptional }) => {
+      if (f.backend_id) return undefined;
+      if (!backendIdOptional) return "Field backend_id is missing";
+      return f.backend_id === undefined
+        ? undefined
+        : "Field backend_id is empty: name a backend or leave the field out";
+    },
   },
   {
     code: ErrorCode.BACKEND_ID_INVALID,
     fails: (f) =>
-      BACKEND_ID_PATTERN.test(f.backend_id)
+      f.backend_id === undefined || BACKEND_ID_PATTERN.test(f.backend_id)
         ? undefined
         : `Cannot accept backend_id ${show(f.backend_id)}: use 1-64 of A-Z a-z 0-9 _ -`,
   },
@@ -339,7 +378,9 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
       const length = [...name.trim()].length;
       const min = limits.minPayerNameLength ?? 2;
       return length < min
-        ? `Payer name ${show(name)} has ${length} characters; at least ${min}`
+        ? `Payer name of ${
+          length === 1 ? "1 character" : `${length} characters`
+        } is too short; at least ${min}`
         : undefined;
     },
   },
@@ -348,9 +389,13 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
 /** Validates the fields of one message against {@link PAYMENT_RULES}. */
 export function validatePayment(
   fields: Record<string, string>,
-  options: { limits?: ValidationLimits; nowMs?: number } = {},
+  options: ValidateOptions = {},
 ): ValidationResult {
-  const ctx = { limits: options.limits ?? DEFAULT_LIMITS, nowMs: options.nowMs ?? Date.now() };
+  const ctx = {
+    limits: options.limits ?? DEFAULT_LIMITS,
+    nowMs: options.nowMs ?? Date.now(),
+    backendIdOptional: options.backendIdOptional,
+  };
   for (const rule of PAYMENT_RULES) {
     const message = rule.fails(fields, ctx);
     if (message !== undefined) return { ok: false, rejection: { code: rule.code, message } };
@@ -359,7 +404,7 @@ export function validatePayment(
     ok: true,
     payment: {
       transactionId: fields.transaction_id,
-      backendId: fields.backend_id,
+      backendId: fields.backend_id ?? "",
       amount: fields.amount,
       amountCents: parseAmountCents(fields.amount)!,
       timestamp: fields.timestamp,

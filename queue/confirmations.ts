@@ -23,15 +23,25 @@ import {
 
 type XReadReply = [key: string, entries: [id: string, fields: string[]][]][] | null;
 
+/** Most keys one XREAD spans: a group's call stays cheap however many backends are watched. */
+export const KEYS_PER_READER = 256;
+
 /** One XREAD loop over keys that share a slot (all keys, on a single node). */
 class KeyGroupReader {
   readonly redis: RedisClient;
-  #ids: string[] = [];
+  /** Each key read, and the id of the last entry seen on it. */
+  readonly keys = new Map<string, string>();
   #stopped = false;
   #done?: Promise<void>;
   #keyAdded?: () => void;
 
-  constructor(target: RedisTarget, readonly keys: string[], private readonly logger?: Logger) {
+  constructor(
+    target: RedisTarget,
+    readonly slot: number,
+    keys: string[],
+    private readonly logger?: Logger,
+  ) {
+    for (const key of keys) this.keys.set(key, "");
     this.redis = createClient(target, {
       name: "confirmation-watcher",
       logger,
@@ -39,22 +49,29 @@ class KeyGroupReader {
     });
   }
 
+  /** Notes where each key whose position is not known yet ends now, then reads until stopped. */
   async start(onConfirmation: (c: Confirmation, key: string) => void): Promise<void> {
-    this.#ids = await Promise.all(this.keys.map((key) => lastEntryId(this.redis, key)));
+    const keys = [...this.keys].filter(([, id]) => id === "").map(([key]) => key);
+    const ids = await Promise.all(keys.map((key) => lastEntryId(this.redis, key)));
+    keys.forEach((key, i) => this.keys.set(key, ids[i]));
     this.#done = this.#loop(onConfirmation);
   }
 
   /** Reads `key` too, from after entry `id` (the next read picks it up). */
   add(key: string, id: string): void {
-    this.keys.push(key);
-    this.#ids.push(id);
+    this.keys.set(key, id);
     this.#keyAdded?.();
+  }
+
+  /** Stops reading `key` (from the next read on). */
+  remove(key: string): void {
+    this.keys.delete(key);
   }
 
   async #loop(onConfirmation: (c: Confirmation, key: string) => void): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
-      if (this.keys.length === 0) {
+      if (this.keys.size === 0) {
         await new Promise<void>((r) => this.#keyAdded = r);
         continue;
       }
@@ -65,14 +82,16 @@ class KeyGroupReader {
           "BLOCK",
           100,
           "STREAMS",
-          ...this.keys,
-          ...this.#ids,
+          ...this.keys.keys(),
+          ...this.keys.values(),
         ) as XReadReply; // deno-fmt-ignore
         failures = 0;
         for (const [key, entries] of reply ?? []) {
-          const index = this.keys.indexOf(key);
           for (const [, fields] of entries) onConfirmation(parseConfirmation(fields), key);
-          if (entries.length > 0) this.#ids[index] = entries[entries.length - 1][0];
+          // A key dropped during the read stays dropped.
+          if (entries.length > 0 && this.keys.has(key)) {
+            this.keys.set(key, entries[entries.length - 1][0]);
+          }
         }
       } catch (error) {
         if (this.#stopped) break;
@@ -102,22 +121,38 @@ export class ConfirmationWatcher {
   #readers: KeyGroupReader[];
   #target: RedisTarget;
   #logger?: Logger;
+  #keysPerReader: number;
   #onConfirmation?: (c: Confirmation, key: string) => void;
   #lookup?: RedisClient;
   #adding = new Map<string, Promise<void>>();
+  #stopping = new Set<Promise<void>>();
 
   /**
    * Watches `keys` on `target` (a URL, or a {@link RedisTarget} that may name a cluster); call
-   * {@link start} before sending payments.
+   * {@link start} before sending payments. One XREAD spans at most `keysPerReader` keys (default
+   * {@link KEYS_PER_READER}): more keys are read by more loops, each on its own connection.
    */
-  constructor(target: string | RedisTarget, keys: string[], logger?: Logger) {
+  constructor(
+    target: string | RedisTarget,
+    keys: string[],
+    logger?: Logger,
+    options: { keysPerReader?: number } = {},
+  ) {
     const t = typeof target === "string" ? { url: target } : target;
-    const groups = new Map<number, string[]>();
-    for (const key of keys) {
+    this.#keysPerReader = options.keysPerReader ?? KEYS_PER_READER;
+    const groups = new Map<number, string[][]>();
+    for (const key of new Set(keys)) {
       const slot = isCluster(t) ? keySlot(key) : 0;
-      groups.set(slot, [...groups.get(slot) ?? [], key]);
+      const chunks = groups.get(slot) ?? [];
+      if (chunks.length === 0 || chunks[chunks.length - 1].length >= this.#keysPerReader) {
+        chunks.push([]);
+      }
+      chunks[chunks.length - 1].push(key);
+      groups.set(slot, chunks);
     }
-    this.#readers = [...groups.values()].map((group) => new KeyGroupReader(t, group, logger));
+    this.#readers = [...groups].flatMap(([slot, chunks]) =>
+      chunks.map((chunk) => new KeyGroupReader(t, slot, chunk, logger))
+    );
     this.#target = t;
     this.#logger = logger;
   }
@@ -128,12 +163,27 @@ export class ConfirmationWatcher {
     await Promise.all(this.#readers.map((r) => r.start(onConfirmation)));
   }
 
+  /** How many streams are watched now. */
+  get size(): number {
+    return this.#readers.reduce((n, r) => n + r.keys.size, 0);
+  }
+
+  /** How many read loops (each one connection, one XREAD at a time) run now. */
+  get readers(): number {
+    return this.#readers.length;
+  }
+
+  /** Whether `key` is watched (or being added). */
+  watching(key: string): boolean {
+    return this.#adding.has(key) || this.#readers.some((r) => r.keys.has(key));
+  }
+
   /**
    * Adds `key` (if not watched yet), read from where it ends now: call it, after {@link start},
    * before sending a payment whose answer goes there. Resolves once later entries will be seen.
    */
   watch(key: string): Promise<void> {
-    if (this.#readers.some((r) => r.keys.includes(key))) return Promise.resolve();
+    if (this.#readers.some((r) => r.keys.has(key))) return Promise.resolve();
     let adding = this.#adding.get(key);
     if (adding === undefined) {
       adding = this.#add(key).finally(() => this.#adding.delete(key));
@@ -143,29 +193,46 @@ export class ConfirmationWatcher {
   }
 
   async #add(key: string): Promise<void> {
-    if (this.#onConfirmation === undefined) throw new Error("Call start() before watch()");
-    const cluster = isCluster(this.#target);
-    const reader = this.#readers.find((r) =>
-      r.keys.length === 0 || !cluster || keySlot(r.keys[0]) === keySlot(key)
-    );
-    if (reader === undefined) {
-      // A slot no reader covers yet: a new reader notes where the stream ends as it starts.
-      const fresh = new KeyGroupReader(this.#target, [key], this.#logger);
-      await fresh.start(this.#onConfirmation);
-      this.#readers.push(fresh);
-      return;
-    }
-    // The reader's own connection is blocked in XREAD: look the last id up on another one.
+    const onConfirmation = this.#onConfirmation;
+    if (onConfirmation === undefined) throw new Error("Call start() before watch()");
+    // The readers' connections are blocked in XREAD: look the last id up on another one.
     this.#lookup ??= createClient(this.#target, {
       name: "confirmation-lookup",
       logger: this.#logger,
     });
-    reader.add(key, await lastEntryId(this.#lookup, key));
+    const id = await lastEntryId(this.#lookup, key);
+    // Chosen after the lookup, so a reader emptied (and stopped) meanwhile is not picked.
+    const slot = isCluster(this.#target) ? keySlot(key) : 0;
+    let reader = this.#readers.find((r) => r.slot === slot && r.keys.size < this.#keysPerReader);
+    if (reader === undefined) {
+      reader = new KeyGroupReader(this.#target, slot, [], this.#logger);
+      reader.add(key, id);
+      this.#readers.push(reader);
+      await reader.start(onConfirmation);
+      return;
+    }
+    reader.add(key, id);
+  }
+
+  /**
+   * Stops watching `key` (from the next read on); a read loop left with no key closes its
+   * connection. Confirmations written there meanwhile are not seen, even if it is watched again.
+   */
+  unwatch(key: string): void {
+    const index = this.#readers.findIndex((r) => r.keys.has(key));
+    if (index < 0) return;
+    const reader = this.#readers[index];
+    reader.remove(key);
+    if (reader.keys.size === 0) {
+      this.#readers.splice(index, 1);
+      const stopping: Promise<void> = reader.stop().finally(() => this.#stopping.delete(stopping));
+      this.#stopping.add(stopping);
+    }
   }
 
   /** Stops reading and closes the connections. */
   async stop(): Promise<void> {
-    await Promise.all(this.#readers.map((r) => r.stop()));
+    await Promise.all([...this.#readers.map((r) => r.stop()), ...this.#stopping]);
     this.#lookup?.disconnect();
   }
 }

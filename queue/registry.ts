@@ -5,7 +5,7 @@
  * here and in `design_info.ts`, plus its code.
  * @module
  */
-import { LIST_CONSUMERS_KEY, sourceListKey } from "@fastpix/pix";
+import { LIST_CONSUMERS_KEY, type ListNaming, sourceListKey } from "@fastpix/pix";
 import { groupInfo, type RedisClient } from "@fastpix/infra";
 import { type DesignInfo, type DesignName, DESIGNS } from "./design_info.ts";
 import {
@@ -19,9 +19,11 @@ import {
 export interface EnqueueTarget {
   /** Payment stream of the stream designs (`REDIS_STREAM`). */
   stream: string;
-  /** How many `source_list_<i>` lists the list designs spread payments over (default 1). */
+  /** How many queues (`<base>_<i>`) the list designs spread payments over (default 1). */
   numLists?: number;
-  /** Other lists for the list designs, instead of `source_list_<i>`. */
+  /** How those queues are named (`REDIS_LIST`, `USE_HASHTAG`; default `source_list_<i>`). */
+  listNaming?: ListNaming;
+  /** Other lists for the list designs, instead of the named queues. */
   lists?: readonly string[];
   /** Partitions, routing and durability of the `stream` design's enqueuer. */
   streamOptions?: StreamEnqueuerOptions;
@@ -57,6 +59,9 @@ interface DesignDriver {
 }
 
 const streamFlags = (t: DesignTarget) => ["--stream", t.stream, "--group", t.group];
+/** The list consumers' flags for the target's queue names (none: their defaults and env vars). */
+const listFlags = ({ listNaming: n }: DesignTarget) =>
+  n === undefined ? [] : ["--redis-list", n.base, "--use-hashtag", String(n.hashtag)];
 
 const DRIVERS: Readonly<Record<DesignName, DesignDriver>> = {
   stream: {
@@ -76,7 +81,7 @@ const DRIVERS: Readonly<Record<DesignName, DesignDriver>> = {
     depth: (redis, _, lists) => listsDepth(redis, lists),
     // BRPOP consumers leave no trace in Redis: reachable is all that can be checked.
     notReady: () => Promise.resolve(undefined),
-    consumerArgs: () => [],
+    consumerArgs: listFlags,
   },
   "list-reliable": {
     enqueuer: (_, lists) => listEnqueuer(lists, "list-reliable"),
@@ -87,7 +92,7 @@ const DRIVERS: Readonly<Record<DesignName, DesignDriver>> = {
         : `no reliable list consumer is registered: start one (deno task ${
           DESIGNS["list-reliable"].consumerTask
         })`,
-    consumerArgs: () => [],
+    consumerArgs: listFlags,
   },
 };
 
@@ -112,9 +117,10 @@ export function enqueuerFor(design: DesignName, target: EnqueueTarget): Enqueuer
   return DRIVERS[design].enqueuer(target, designLists(target));
 }
 
-/** The lists the list designs use. */
+/** The lists the list designs use: `target.lists`, else its `numLists` named queues. */
 export function designLists(target: EnqueueTarget): readonly string[] {
-  return target.lists ?? Array.from({ length: target.numLists ?? 1 }, (_, i) => sourceListKey(i));
+  return target.lists ??
+    Array.from({ length: target.numLists ?? 1 }, (_, i) => sourceListKey(i, target.listNaming));
 }
 
 async function groupMissing(

@@ -7,7 +7,7 @@
 import Table from "cli-table3";
 import { ChildTool, RedisServer, spawnConsumer } from "@fastpix/testing";
 import { createLogger, createRedis, pingWithin, redactUrl } from "@fastpix/infra";
-import { dlqKey, formatCents, UserError } from "@fastpix/pix";
+import { dlqKey, formatBrl, formatCount, UserError } from "@fastpix/pix";
 import { runCommand } from "@fastpix/cli";
 import { Command, Option } from "@commander-js/extra-typings";
 import { intIn } from "@fastpix/cli";
@@ -62,7 +62,9 @@ const program = new Command("demo")
         );
       }
       console.log(
-        `\n== ${opts.payments} payments over backends 1-4, waiting for every confirmation ==`,
+        `\n== ${
+          formatCount(opts.payments)
+        } payments over backends 1-4, waiting for every confirmation ==`,
       );
       const inject = new ChildTool("simulators/inject_command.ts", {
         args: ["--num-requests", String(opts.payments), "--randomize-backend-id", "--await"],
@@ -81,16 +83,18 @@ const program = new Command("demo")
       const table = new Table({ head: ["summary", ""], style: { head: [], border: [] } });
       table.push(
         ["Redis", redactUrl(url)],
-        ["payments confirmed in this demo", String(Number(count) - before)],
-        ["processed_count", String(count)],
-        ["total_amount (BRL, exact)", formatCents(BigInt(total ?? "0"))],
-        ["dead letters", String(dlq)],
-        ["pending in the group", String(pending[0])],
+        ["payments confirmed in this demo", formatCount(Number(count) - before)],
+        ["processed_count", formatCount(count ?? "0")],
+        ["total_amount (BRL, exact)", formatBrl(total ?? "0")],
+        ["dead letters", formatCount(dlq)],
+        ["pending in the group", formatCount(pending[0])],
       );
       console.log(`\n${table.toString()}`);
       if (Number(count) - before !== opts.payments + 4) {
         throw new UserError(
-          `expected ${opts.payments + 4} confirmations, got ${Number(count) - before}`,
+          `expected ${formatCount(opts.payments + 4)} confirmations, got ${
+            formatCount(Number(count) - before)
+          }`,
         );
       }
     } finally {

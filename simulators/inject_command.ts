@@ -6,18 +6,21 @@ import { Command, Option } from "@commander-js/extra-typings";
 import {
   backendIdOption,
   intIn,
+  listNaming,
   parseAmountOption,
   parseBoolean,
   partitionsOption,
   redisClusterOption,
+  redisListOption,
   redisUrlOption,
   responsePrefixOption,
   routeByOption,
   runCommand,
   streamOption,
+  useHashtagOption,
 } from "@fastpix/cli";
 import { requireRedis } from "@fastpix/infra";
-import { sourceListKey, UserError } from "@fastpix/pix";
+import { formatCount, UserError } from "@fastpix/pix";
 import { inject, type InjectReport } from "./injector.ts";
 import { DESIGN_NAMES, type DesignName, enqueuerFor } from "@fastpix/queue";
 import { RANDOM_BACKEND_IDS } from "./payments.ts";
@@ -55,9 +58,11 @@ const program = new Command("inject")
       .default("stream" as DesignName),
   )
   .addOption(
-    new Option("--num-lists <n>", "list designs: spread batches over source_list_0..n-1")
+    new Option("--num-lists <n>", "list designs: spread batches over <base>_0..n-1")
       .env("NUM_LISTS").default(1).argParser(intIn(1, 1024)),
   )
+  .addOption(redisListOption())
+  .addOption(useHashtagOption())
   .addOption(
     new Option("--rate <per-second>", "open-model arrival rate (default: full speed)")
       .argParser(intIn(1, 10_000_000)),
@@ -89,14 +94,14 @@ const program = new Command("inject")
     }
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
     await requireRedis(target);
-    const lists = Array.from({ length: opts.numLists }, (_, i) => sourceListKey(i));
     const tty = Deno.stderr.isTerminal() && !opts.json;
     const report: InjectReport = await inject({
       redisUrl: opts.redisUrl,
       redisCluster: opts.redisCluster,
       enqueuer: enqueuerFor(opts.design, {
         stream: opts.stream,
-        lists,
+        numLists: opts.numLists,
+        listNaming: listNaming(opts),
         streamOptions: {
           partitions: opts.partitions,
           routeBy: opts.routeBy,
@@ -122,7 +127,7 @@ const program = new Command("inject")
     else printReport(report);
     if (report.unanswered > 0) {
       throw new UserError(
-        `${report.unanswered} payments got no confirmation: is a consumer running?`,
+        `${formatCount(report.unanswered)} payments got no confirmation: is a consumer running?`,
       );
     }
   });
@@ -138,8 +143,10 @@ function progressBar(
   const width = 30;
   const filled = Math.round((done / total) * width);
   const rate = elapsedS > 0 ? Math.round(done / elapsedS) : 0;
-  const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] sent ${sent}/${total}` +
-    (waiting ? ` confirmed ${answered}` : "") + ` ${rate.toLocaleString("en-US")}/s`;
+  const line =
+    `[${"#".repeat(filled)}${".".repeat(width - filled)}] sent ${formatCount(sent)}/${
+      formatCount(total)
+    }` + (waiting ? ` confirmed ${formatCount(answered)}` : "") + ` ${formatCount(rate)}/s`;
   Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}`));
 }
 

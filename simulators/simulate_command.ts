@@ -17,6 +17,7 @@ import {
 } from "@fastpix/cli";
 import {
   type Confirmation,
+  formatMs,
   responseStreamKey,
   streamKeys,
   toStreamFields,
@@ -73,7 +74,7 @@ const program = new Command("simulate")
           `No confirmation on ${responseKey} within ${opts.timeoutMs} ms: is a consumer running?`,
         );
       }
-      const ms = (performance.now() - t0).toFixed(2);
+      const ms = formatMs(performance.now() - t0);
       console.log(`${confirmation.status} in ${ms} ms: ${JSON.stringify(confirmation)}`);
     } finally {
       redis.disconnect();

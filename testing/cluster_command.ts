@@ -6,7 +6,7 @@
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import Table from "cli-table3";
-import { UserError } from "@fastpix/pix";
+import { formatCount, UserError } from "@fastpix/pix";
 import { intIn } from "@fastpix/cli";
 import { runCommand } from "@fastpix/cli";
 import {
@@ -77,7 +77,7 @@ program.command("status")
     });
     for (const node of (await clusterNodes(live[0])).sort((a, b) => a.port - b.port)) {
       const up = live.includes(node.port);
-      const keys = up ? await nodeCommand(node.port, "DBSIZE") : "-";
+      const keys = up ? formatCount(Number(await nodeCommand(node.port, "DBSIZE"))) : "-";
       const memory = up
         ? /used_memory_human:(\S+)/.exec(String(await nodeCommand(node.port, "INFO", "memory")))
           ?.[1]
@@ -86,7 +86,7 @@ program.command("status")
         node.port,
         node.role,
         node.slots.join(" ") || "-",
-        String(keys),
+        keys,
         memory ?? "?",
         node.failing ? "failing" : up ? "ok" : "down",
       ]);

@@ -4,7 +4,7 @@
  * @module
  */
 import { UserError } from "@fastpix/pix";
-import { pingWithin, sleep } from "@fastpix/infra";
+import { pingWithin, type RedisTlsOptions, sleep } from "@fastpix/infra";
 
 /** Options of {@link RedisServer.start}. */
 export interface RedisServerOptions {
@@ -16,6 +16,11 @@ export interface RedisServerOptions {
   appendOnly?: boolean;
   /** More `redis-server` arguments, e.g. `["--maxmemory", "100mb"]`. */
   args?: string[];
+  /**
+   * Serve TLS only (`--tls-port`, no plain port): the server's certificate and key, the CA that
+   * clients' certificates must chain to, and whether clients must present one.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string; authClients?: boolean };
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
@@ -90,9 +95,17 @@ export class RedisServer {
     this.#ownsDir = ownsDir;
   }
 
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with TLS). */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
+  }
+
+  /** What a client needs to reach a TLS server (the CA, and the client certificate if asked). */
+  clientTls(clientCertFile?: string, clientKeyFile?: string): RedisTlsOptions | undefined {
+    const tls = this.options.tls;
+    if (tls === undefined) return undefined;
+    const read = (path?: string) => path === undefined ? undefined : Deno.readTextFileSync(path);
+    return { ca: read(tls.caFile), cert: read(clientCertFile), key: read(clientKeyFile) };
   }
 
   /** The server's process id. */
@@ -115,12 +128,18 @@ export class RedisServer {
   async #waitReady(): Promise<void> {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if (await pingWithin(this.url, 500)) return;
+      if (await pingWithin(this.url, 500, this.#probeTls())) return;
       await sleep(50);
     }
     throw new Error(
       `redis-server on port ${this.port} did not answer within 10 s (log in ${this.dir})`,
     );
+  }
+
+  /** TLS for the readiness probe: the server's own certificate serves as the client's. */
+  #probeTls(): RedisTlsOptions | undefined {
+    const tls = this.options.tls;
+    return tls && this.clientTls(tls.certFile, tls.keyFile);
   }
 
   /** Kills the server at once (SIGKILL): an outage, not a shutdown. */
@@ -153,9 +172,14 @@ export class RedisServer {
 }
 
 function spawn(port: number, dir: string, options: RedisServerOptions): Deno.ChildProcess {
+  const tls = options.tls;
+  const listen = tls === undefined ? ["--port", String(port)] : [
+    ...["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.certFile],
+    ...["--tls-key-file", tls.keyFile, "--tls-ca-cert-file", tls.caFile],
+    ...["--tls-auth-clients", tls.authClients ? "yes" : "no"],
+  ];
   const args = [
-    "--port",
-    String(port),
+    ...listen,
     "--bind",
     "127.0.0.1",
     "--dir",

@@ -10,8 +10,11 @@ import {
   type RedisServerOptions,
   spawnConsumer as spawnConsumerProcess,
 } from "@fastpix/testing";
-import { createRedis, type Redis, type RedisClient, sleep } from "@fastpix/infra";
+import { createRedis, type Logger, type Redis, type RedisClient, sleep } from "@fastpix/infra";
 import {
+  DEFAULT_LIMITS,
+  dlqKey,
+  fieldsToRecord,
   listProcessingKey,
   parseAmountCents,
   parseConfirmation,
@@ -19,7 +22,19 @@ import {
 } from "@fastpix/pix";
 import { makePayment } from "@fastpix/simulators";
 import { type DesignName, DESIGNS, enqueuerFor, streamEnqueuer } from "@fastpix/queue";
-import { CONSUMER_DEFAULTS, type StreamConsumerOptions } from "@fastpix/consumer";
+import {
+  type BasicConsumerOptions,
+  type Batch,
+  buildBatch,
+  CONSUMER_DEFAULTS,
+  type RawEntry,
+  type StreamConsumerOptions,
+} from "@fastpix/consumer";
+import {
+  LIST_CONSUMER_DEFAULTS,
+  type ListBatchContext,
+  type ListConsumerOptions,
+} from "@fastpix/fifo_list_demo";
 
 export { ChildTool, PostgresServer, RedisServer };
 
@@ -179,6 +194,23 @@ export function consumerOptions(
   };
 }
 
+/** Options of an in-process list consumer (either design) for tests: short blocks, batches of 200. */
+export function listConsumerOptions(
+  url: string,
+  name: string,
+  overrides: Partial<ListConsumerOptions> = {},
+): ListConsumerOptions {
+  return {
+    ...LIST_CONSUMER_DEFAULTS,
+    redisUrl: url,
+    consumerName: name,
+    responsePrefix: "backend_bacen_response_",
+    blockMs: 50,
+    batchSize: 200,
+    ...overrides,
+  };
+}
+
 /** Runs an in-process consumer (any design) until `done` holds, then stops it gracefully. */
 export async function consumeUntil<T>(
   consumer: { run(): Promise<T>; stop(): void },
@@ -274,4 +306,73 @@ export async function exitWithin(child: ChildTool, limitMs = 15_000) {
   clearTimeout(killer);
   const lines = output.split("\n").filter((l) => l.trim() !== "");
   return { code, output, lines, ms: Math.round(performance.now() - started) };
+}
+
+/** A logger that keeps its lines (`"<level>: <message>"`) for assertions; debug lines are dropped. */
+export function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const keep = (level: string) => (m: string) => void lines.push(`${level}: ${m}`);
+  return { lines, debug: () => {}, info: keep("info"), warn: keep("warn"), error: keep("error") };
+}
+
+/** The dead letters of `stream` (default `pix_payments`), oldest first, each with its id. */
+export async function deadLetters(
+  redis: Redis,
+  stream = "pix_payments",
+): Promise<Record<string, string>[]> {
+  return (await redis.xrange(dlqKey(stream), "-", "+")).map(([id, f]) =>
+    ({ ...fieldsToRecord(f), id }) as Record<string, string>
+  );
+}
+
+/** Options of an in-process basic consumer for tests (consumer `basic`), `overrides` last. */
+export function basicOptions(
+  url: string,
+  overrides: Partial<BasicConsumerOptions> = {},
+): BasicConsumerOptions {
+  return {
+    redisUrl: url,
+    stream: "pix_payments",
+    group: "pix_consumers",
+    consumerName: "basic",
+    idleThresholdMs: 5000,
+    blockMs: 50,
+    ...overrides,
+  };
+}
+
+/** What `buildListBatch` needs for consumer `c1` of `source_list_0` (reliable: its processing list). */
+export function listBatchContext(mode: "plain" | "reliable"): ListBatchContext {
+  return {
+    mode,
+    source: "source_list_0",
+    processingKey: listProcessingKey("c1"),
+    consumerName: "c1",
+    responsePrefix: "backend_bacen_response_",
+    responseMaxlen: 1000,
+    markTtlSeconds: 60,
+    limits: DEFAULT_LIMITS,
+  };
+}
+
+/**
+ * Creates the group (at the stream's end), adds `payments`, reads them as consumer `c1` and lays
+ * out their `process_batch` call with {@link consumerOptions} of `url`.
+ */
+export async function pendingStreamBatch(
+  redis: Redis,
+  url: string,
+  payments: readonly PaymentMessage[],
+): Promise<Batch> {
+  await redis.xgroup("CREATE", "pix_payments", "pix_consumers", "$", "MKSTREAM");
+  for (const p of payments) await addRaw(redis, { ...p });
+  const reply = await redis.xreadgroup(
+    "GROUP",
+    "pix_consumers",
+    "c1",
+    "STREAMS",
+    "pix_payments",
+    ">",
+  ) as [string, RawEntry[]][];
+  return buildBatch(reply[0][1], consumerOptions(url));
 }

@@ -373,18 +373,19 @@ Deno.test(
     await using server = await startRedis();
     const redis = client(server.url);
     const { payments, batch } = await pendingBatch(redis, server.url, 40);
-    // Someone wrote a plain string where backend 2's confirmation stream should be.
-    await redis.set("backend_bacen_response_2", "oops");
+    // Someone wrote a plain string where the dead-letter stream should be: every entry may need it.
+    // (A confirmation stream of the wrong type fails its own entries only: batch_isolation_test.)
+    await redis.set("pix_payments:dlq", "oops");
     await assert.rejects(
       applyBatch(redis, batch),
-      /WRONGTYPE backend_bacen_response_2 must be a stream/,
+      /WRONGTYPE pix_payments:dlq must be a stream/,
     );
     assert.equal(await pendingCount(redis, "pix_payments"), 40);
     assert.equal(await redis.get("processed_count"), null);
     assert.equal(await redis.exists("backend_bacen_response_1"), 0);
     assert.equal((await redis.keys("pix:done:*")).length, 0);
     // A counter that is not an integer is refused the same way.
-    await redis.del("backend_bacen_response_2");
+    await redis.del("pix_payments:dlq");
     await redis.set("total_amount_cents", "12.5");
     await assert.rejects(
       applyBatch(redis, batch),

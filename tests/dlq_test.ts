@@ -126,13 +126,13 @@ Deno.test(
     assert.equal(purge.code, 0, purge.output);
     console.log(replay.output.split("\n")[0]);
     console.log(purge.output.split("\n")[0]);
-    const replayed = Number(
-      /^replayed (\d+) dead letters onto pix_payments; 0 already processed/
-        .exec(replay.output)?.[1],
+    const count = (pattern: RegExp, output: string) =>
+      Number(pattern.exec(output)?.[1]?.replaceAll(",", ""));
+    const replayed = count(
+      /^replayed ([\d,]+) dead letters onto pix_payments; 0 already processed/,
+      replay.output,
     );
-    const purged = Number(
-      /^purged (\d+) dead letters from pix_payments:dlq/.exec(purge.output)?.[1],
-    );
+    const purged = count(/^purged ([\d,]+) dead letters from pix_payments:dlq/, purge.output);
     assert.equal(replayed + purged, 20_000, replay.output + purge.output);
     const enqueued = await enqueuedTransactions(redis);
     assert.equal(enqueued.length, replayed);
@@ -241,7 +241,7 @@ Deno.test(
     const rows = list.output.split("\n").filter((l) => /^│ \d+-\d+ /.test(l));
     assert.equal(rows.length, 20_000);
     assert.deepEqual(rows.slice(0, 2500).map((l) => l.split(" ")[1]), letters);
-    assert.match(list.output, /\n20000 dead letters in pix_payments:dlq; showing 20000\n$/);
+    assert.match(list.output, /\n20,000 dead letters in pix_payments:dlq; showing 20,000\n$/);
     redis.disconnect();
   },
 );

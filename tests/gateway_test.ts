@@ -5,20 +5,11 @@
  * gateway processes sharing one port.
  */
 import assert from "node:assert/strict";
-import { CONSUMER_DEFAULTS, StreamConsumer } from "@fastpix/consumer";
-import { bindDesign, DESIGN_NAMES, type DesignTarget } from "@fastpix/queue";
-import {
-  GATEWAY_DEFAULTS,
-  type GatewayOptions,
-  parsePrometheusText,
-  type RunningGateway,
-  sampleValue,
-  serveGateway,
-} from "@fastpix/gateway";
+import { bindDesign, DESIGN_NAMES } from "@fastpix/queue";
+import { parsePrometheusText, sampleValue } from "@fastpix/gateway";
 import { startGatewayProcess } from "@fastpix/loadtest";
-import { DEFAULT_LIMITS, ErrorCode } from "@fastpix/pix";
+import { ErrorCode } from "@fastpix/pix";
 import { freePort } from "@fastpix/testing";
-import { type Redis } from "@fastpix/infra";
 import {
   ChildTool,
   client,
@@ -28,88 +19,7 @@ import {
   startRedis,
   waitFor,
 } from "./_helpers.ts";
-
-const TARGET: DesignTarget = { stream: "pix_payments", group: "pix_consumers", numLists: 1 };
-
-function startGateway(
-  redisUrl: string,
-  overrides: Partial<GatewayOptions> = {},
-): Promise<RunningGateway> {
-  return serveGateway({
-    redisUrl,
-    design: "stream",
-    target: TARGET,
-    responsePrefix: "backend_bacen_response_",
-    maxBodyBytes: GATEWAY_DEFAULTS.maxBodyBytes,
-    waitTimeoutMs: 5000,
-    limits: DEFAULT_LIMITS,
-    batchMax: GATEWAY_DEFAULTS.batchMax,
-    batchDelayMs: GATEWAY_DEFAULTS.batchDelayMs,
-    port: 0,
-    hostname: "127.0.0.1",
-    reusePort: false,
-    ...overrides,
-  });
-}
-
-function startConsumer(url: string) {
-  const consumer = new StreamConsumer({
-    ...CONSUMER_DEFAULTS,
-    redisUrl: url,
-    stream: "pix_payments",
-    group: "pix_consumers",
-    consumerName: "gateway_test_consumer",
-    responsePrefix: "backend_bacen_response_",
-    blockMs: 50,
-  });
-  const running = consumer.run();
-  return {
-    async stop() {
-      consumer.stop();
-      await running;
-    },
-  };
-}
-
-async function postPayment(base: string, body: unknown, query = "") {
-  const response = await fetch(`${base}/pix/payments${query}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-/** Everything the stack holds for one test, stopped in reverse order. */
-async function stack(options: { consumer?: boolean; gateway?: Partial<GatewayOptions> } = {}) {
-  const server = await startRedis();
-  const redis = client(server.url);
-  const consumer = options.consumer === false ? undefined : startConsumer(server.url);
-  if (consumer !== undefined) {
-    await waitFor("the consumer group", async () => (await groupCount(redis)) === 1);
-  }
-  const gateway = await startGateway(server.url, options.gateway);
-  return {
-    server,
-    redis,
-    base: gateway.url,
-    gateway,
-    async [Symbol.asyncDispose]() {
-      await gateway.stop();
-      await consumer?.stop();
-      redis.disconnect();
-      await server.stop();
-    },
-  };
-}
-
-async function groupCount(redis: Redis): Promise<number> {
-  try {
-    return (await redis.xinfo("GROUPS", "pix_payments") as unknown[]).length;
-  } catch {
-    return 0;
-  }
-}
+import { metricsOf, postPayment, stack, startConsumer, startGateway, TARGET } from "./_gateway.ts";
 
 /** POSTs a payment over a fresh TCP connection (closed after the answer); resolves to the status. */
 async function postOnNewConnection(port: number, body: string): Promise<number> {
@@ -122,13 +32,6 @@ async function postOnNewConnection(port: number, body: string): Promise<number> 
   let text = "";
   for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
-}
-
-async function metricsOf(base: string) {
-  const response = await fetch(`${base}/metrics`);
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  return parsePrometheusText(await response.text());
 }
 
 Deno.test(
@@ -237,7 +140,10 @@ Deno.test(
   "every class of bad request gets its status and code, and nothing is enqueued",
   INTEGRATION,
   async () => {
-    await using s = await stack({ consumer: false, gateway: { maxBodyBytes: 1024 } });
+    await using s = await stack({
+      consumer: false,
+      gateway: { maxBodyBytes: 1024, allowedDesigns: ["stream", "basic"] },
+    });
     const json = { "content-type": "application/json" };
     const valid = JSON.stringify({ backend_id: "1", amount: "1.00" });
     const cases: [string, RequestInit & { path?: string }, number, number][] = [
@@ -336,6 +242,12 @@ Deno.test(
         ErrorCode.DESIGN_UNKNOWN,
       ],
       [
+        "design not allowed",
+        { body: valid, headers: json, path: "/pix/payments?design=list" },
+        400,
+        ErrorCode.DESIGN_NOT_ALLOWED,
+      ],
+      [
         "wait with basic",
         { body: valid, headers: json, path: "/pix/payments?design=basic&wait=true" },
         400,
@@ -361,6 +273,7 @@ Deno.test(
       assert.ok(body.message.length > 10 && !body.message.includes("\n"), name);
     }
     assert.equal(await s.redis.exists("pix_payments"), 0, "nothing was enqueued");
+    assert.equal(await s.redis.exists("source_list_0"), 0, "nothing was enqueued");
     const page = await metricsOf(s.base);
     assert.equal(sampleValue(page, "fastpix_gateway_enqueued_payments_total"), 0);
     const rejected = page.samples.filter((x) => x.name === "fastpix_gateway_requests_total")
@@ -423,7 +336,12 @@ Deno.test(
     const consumer = startConsumer(s.server.url);
     try {
       await waitFor("the group", async () => (await health()).status === 200);
-      assert.deepEqual((await health()).body, { status: "ok", design: "stream", redis: "up" });
+      assert.deepEqual((await health()).body, {
+        status: "ok",
+        design: "stream",
+        redis: "up",
+        designs: { stream: { consumer: "live" } },
+      });
     } finally {
       await consumer.stop();
     }
@@ -435,6 +353,11 @@ Deno.test(
     const refused = await postPayment(s.base, { backend_id: "1", amount: "1.00" });
     assert.equal(refused.status, 503);
     assert.equal(refused.body.code, ErrorCode.ENQUEUE_FAILED);
+    // Anonymous clients are not told where Redis is, nor what it said.
+    for (const body of [down.body, refused.body]) {
+      const text = JSON.stringify(body);
+      assert.ok(!text.includes(String(s.server.port)) && !text.includes("127.0.0.1"), text);
+    }
     const page = await metricsOf(s.base);
     assert.equal(sampleValue(page, "fastpix_gateway_redis_up"), 0);
     assert.equal(

@@ -212,7 +212,13 @@ Deno.test(
         (await redis.xlen(dlqKey("pix_payments"))) + Number(await redis.get("processed_count")) ===
           9,
     );
-    assert.deepEqual(stats, { read: 9, counted: good.length, rejected: bad.length, claimed: 0 });
+    assert.deepEqual(stats, {
+      read: 9,
+      counted: good.length,
+      duplicates: 0,
+      rejected: bad.length,
+      claimed: 0,
+    });
     assert.equal(await redis.get("total_amount_cents"), String(totalCents));
     assert.equal(await redis.get("total_amount"), "49.21");
     const dlq = await deadLetters(redis);

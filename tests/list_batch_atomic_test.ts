@@ -1,7 +1,7 @@
 /**
  * `apply_list_batch` against a real redis-server is all or nothing, like the stream consumer's
- * `process_batch`: when a key it writes holds the wrong type, the whole batch is refused before
- * the first write (no confirmation, mark, dead letter or count, and the reliable list's
+ * `process_batch`: when a key every payload needs holds the wrong type, the whole batch is refused
+ * before the first write (no confirmation, mark, dead letter or count, and the reliable list's
  * processing list untouched), and the same batch applies in full once the key is sound.
  */
 import assert from "node:assert/strict";
@@ -100,21 +100,22 @@ for (const mode of ["plain", "reliable"] as const) {
 }
 
 Deno.test(
-  "apply_list_batch: a confirmation stream or processing list of the wrong type is refused too",
+  "apply_list_batch: a dead-letter stream or processing list of the wrong type is refused too",
   INTEGRATION,
   async () => {
     await using server = await startRedis();
     const redis = client(server.url);
     const payments = [makePayment({ backendId: "1" }), makePayment({ backendId: "2" })];
     const payloads = payments.map(toListPayload);
-    // Backend 2's confirmation stream is a string: backend 1's payment must not be applied either.
-    await redis.set("backend_bacen_response_2", "oops");
+    // The dead-letter stream is a string: any payload may need it, so nothing is applied.
+    // (A confirmation stream of the wrong type fails its own payloads only: batch_isolation_test.)
+    await redis.set(`${SOURCE}:dlq`, "oops");
     await assertRefused(
       redis,
       buildListBatch(payloads, { ...CTX, mode: "plain" }),
-      /WRONGTYPE backend_bacen_response_2 must be a stream/,
+      new RegExp(`WRONGTYPE ${SOURCE}:dlq must be a stream`),
     );
-    await redis.del("backend_bacen_response_2");
+    await redis.del(`${SOURCE}:dlq`);
     // The reliable list's processing list is a hash: nothing is applied.
     await redis.hset(listProcessingKey(CONSUMER), "oops", "1");
     await assertRefused(

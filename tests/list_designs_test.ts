@@ -6,10 +6,8 @@
 import assert from "node:assert/strict";
 import { BasicStreamConsumer } from "@fastpix/consumer";
 import {
-  LIST_CONSUMER_DEFAULTS,
   ListConsumer,
   type ListConsumerBase,
-  type ListConsumerOptions,
   reapDeadConsumers,
   ReliableListConsumer,
 } from "@fastpix/fifo_list_demo";
@@ -29,6 +27,7 @@ import {
   confirmationsOf,
   consumeUntil,
   INTEGRATION,
+  listConsumerOptions,
   pendingCount,
   sendPayments,
   startRedis,
@@ -37,17 +36,6 @@ import {
 
 const SOURCE = "source_list_0";
 const BACKENDS = ["1", "2", "3", "4"];
-
-function listOptions(url: string, name: string): ListConsumerOptions {
-  return {
-    ...LIST_CONSUMER_DEFAULTS,
-    redisUrl: url,
-    consumerName: name,
-    responsePrefix: "backend_bacen_response_",
-    blockMs: 50,
-    batchSize: 200,
-  };
-}
 
 async function pushPayments(redis: Redis, count: number): Promise<PaymentMessage[]> {
   const enqueuer = listEnqueuer([SOURCE]);
@@ -145,7 +133,7 @@ for (const design of ["list", "list-reliable"] as const) {
       const redis = client(server.url);
       const payments = await pushPayments(redis, 3000);
       await pushOddPayloads(redis);
-      const options = listOptions(server.url, `test_${design}`);
+      const options = listConsumerOptions(server.url, `test_${design}`);
       const consumer: ListConsumerBase = design === "list"
         ? new ListConsumer(options)
         : new ReliableListConsumer({ ...options, heartbeatTtlMs: 2000 });
@@ -186,7 +174,7 @@ Deno.test(
     await redis.set(listHeartbeatKey("busy"), "1", "PX", 60_000);
 
     const consumer = new ReliableListConsumer({
-      ...listOptions(server.url, "rescuer"),
+      ...listConsumerOptions(server.url, "rescuer"),
       heartbeatTtlMs: 300,
     });
     const stats = await consumeUntil(consumer, async () => (await count(redis)) >= 50);
@@ -250,7 +238,7 @@ Deno.test(
     );
 
     assert.equal(await count(redis), 600);
-    assert.deepEqual(stats, { read: 601, counted: 600, rejected: 1, claimed: 20 });
+    assert.deepEqual(stats, { read: 601, counted: 600, duplicates: 0, rejected: 1, claimed: 20 });
     const { cents, text } = sumAmounts(payments);
     assert.equal(await redis.get("total_amount_cents"), cents.toString());
     assert.equal(await redis.get("total_amount"), text);

@@ -69,6 +69,8 @@ const PRODUCTION = [
   "gateway/gateway_command.ts",
   "monitor/mod.ts",
   "monitor/monitor_command.ts",
+  "dashboard/mod.ts",
+  "dashboard/dashboard_command.ts",
   "rinha/api.ts",
   "rinha/worker.ts",
   "rinha/store.ts",

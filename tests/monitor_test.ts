@@ -4,10 +4,19 @@
  * live screen inside tmux (drawn, Redis killed under it, quit with q).
  */
 import assert from "node:assert/strict";
-import { snapshot, type SnapshotOptions, SnapshotState } from "@fastpix/monitor";
+import { type Snapshot, snapshot, type SnapshotOptions, SnapshotState } from "@fastpix/monitor";
+import { StreamConsumer } from "@fastpix/consumer";
 import { createRedis, type Logger, type Redis, sleep } from "@fastpix/infra";
 import { listProcessingKey, sourceListKey } from "@fastpix/pix";
-import { ChildTool, client, INTEGRATION, startRedis, waitFor } from "./_helpers.ts";
+import {
+  ChildTool,
+  client,
+  consumerOptions,
+  INTEGRATION,
+  sendPayments,
+  startRedis,
+  waitFor,
+} from "./_helpers.ts";
 
 const STREAM = "pix_payments";
 const GROUP = "pix_consumers";
@@ -367,6 +376,40 @@ Deno.test("--json and --once print the snapshot; a dead Redis exits 2", INTEGRAT
   assert.equal(d.available, false);
   assert.match(d.error, /ECONNREFUSED/);
 });
+
+Deno.test(
+  "a running consumer publishes its last 10 s, which the monitor reads and labels",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    const monitor = monitorClient(server.url);
+    const consumer = new StreamConsumer(consumerOptions(server.url));
+    const running = consumer.run();
+    try {
+      await sendPayments(redis, 50);
+      let s: Snapshot | undefined;
+      await waitFor("the consumer to publish a window of 50 payments", async () => {
+        s = await snapshot(monitor, options(server.url));
+        return s.latency[0]?.window?.count === 50;
+      });
+      const [l] = s!.latency;
+      assert.equal(l.consumer, "test_consumer");
+      assert.equal(l.count, 50);
+      assert.equal(l.window!.seconds, 10);
+      assert.ok(l.window!.p50 <= l.window!.p99 && l.window!.p99 <= l.window!.max, String(l));
+
+      const once = await monitorTool(server.url, ["--once"]).finished();
+      assert.equal(once.code, 0, once.output);
+      assert.match(once.output, /│ test_consumer +│.*\n│ └ last 10 s +│( +[\d.,—]+ │){4}/);
+    } finally {
+      consumer.stop();
+      await running;
+      monitor.disconnect();
+      redis.disconnect();
+    }
+  },
+);
 
 /** A private tmux server (its own socket) holding one window of a fixed size. */
 class Tmux {

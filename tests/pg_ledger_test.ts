@@ -5,21 +5,33 @@
  */
 import assert from "node:assert/strict";
 import {
+  type BatchInfo,
+  buildBatch,
   connectPostgres,
   encodeBatch,
   type EncodedBatch,
   migrate,
   type OutboxBatch,
+  outboxHooks,
+  parseOutbox,
+  type RawEntry,
   readLedgerStats,
-  type Sql,
   writeBatches,
 } from "@fastpix/consumer";
-import { dlqKey, ledgerBacklogKey, ledgerOutboxKey, UserError } from "@fastpix/pix";
-import { type Redis, sleep } from "@fastpix/infra";
+import {
+  DEFAULT_LIMITS,
+  dlqKey,
+  formatDecimal,
+  ledgerBacklogKey,
+  ledgerOutboxKey,
+  UserError,
+} from "@fastpix/pix";
+import { sleep } from "@fastpix/infra";
 import {
   addRaw,
   ChildTool,
   client,
+  consumerOptions,
   INTEGRATION,
   pendingCount,
   sendPayments,
@@ -29,28 +41,15 @@ import {
   sumAmounts,
   waitFor,
 } from "./_helpers.ts";
+import {
+  assertLedgerMatchesRedis,
+  backlog,
+  count,
+  finishedWithin,
+  ledgerTotals,
+} from "./_pg_helpers.ts";
 
 const STREAM = "pix_payments";
-
-async function ledgerTotals(sql: Sql) {
-  const [row] = await sql`
-    SELECT count(*) FILTER (WHERE status = 'done')::int AS done,
-           coalesce(sum(amount) FILTER (WHERE status = 'done'), 0)::text AS amount,
-           count(*) FILTER (WHERE status = 'error')::int AS errors
-    FROM payments`;
-  return row as unknown as { done: number; amount: string; errors: number };
-}
-
-const count = async (redis: Redis) => Number(await redis.get("processed_count"));
-const backlog = async (redis: Redis) => Number(await redis.get(ledgerBacklogKey(STREAM)));
-
-/** Everything the ledger must equal once the run is over. */
-async function assertLedgerMatchesRedis(redis: Redis, sql: Sql) {
-  const totals = await ledgerTotals(sql);
-  assert.equal(totals.done, await count(redis));
-  assert.equal(totals.amount, await redis.get("total_amount"));
-  assert.equal(totals.errors, await redis.xlen(dlqKey(STREAM)));
-}
 
 Deno.test(
   "migrations: applied once and in order, a second or concurrent run changes nothing, an edited one is refused",
@@ -242,7 +241,7 @@ Deno.test(
       for (
         const line of [
           "Total payments: 12,035",
-          `  ✅ Done: 12,000 (amount ${sumAmounts(payments).text})`,
+          `  ✅ Done: 12,000 (amount ${formatDecimal(sumAmounts(payments).text)})`,
           "  ❌ Error: 35",
           "DONE: 12,000 payments, avg",
           "Code 1202: 30 times",
@@ -332,5 +331,121 @@ Deno.test(
       redis.disconnect();
       await sql.end();
     }
+  },
+);
+
+Deno.test(
+  "a batch whose entries another consumer already applied is counted only for what it applied",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    await using pg = await startPostgres();
+    const sql = connectPostgres(await pg.createDatabase("honest"));
+    const redis = client(server.url);
+    try {
+      await migrate(sql);
+      await redis.xgroup("CREATE", STREAM, "pix_consumers", "0", "MKSTREAM");
+      const payments = await sendPayments(redis, 290);
+      const ts = new Date().toISOString();
+      for (let i = 0; i < 10; i++) {
+        await addRaw(redis, {
+          transaction_id: `bad-${i}`,
+          backend_id: "1",
+          amount: "0",
+          timestamp: ts,
+        });
+        await addRaw(redis, { backend_id: "2", amount: "3.00", timestamp: ts }); // no transaction id
+      }
+      const read = async (consumer: string) =>
+        ((await redis.xreadgroup("GROUP", "pix_consumers", consumer, "STREAMS", STREAM, ">")) as [
+          string,
+          RawEntry[],
+        ][])[0][1]; // deno-fmt-ignore
+      // Slow consumer "a" reads everything; "b" takes over the last 60 entries (as XAUTOCLAIM does
+      // when "a" stalls) and applies them first.
+      const held = await read("a");
+      assert.equal(held.length, 310);
+      const taken = held.slice(-60);
+      await redis.xclaim(STREAM, "pix_consumers", "b", 0, ...taken.map(([id]) => id));
+      const hooks = outboxHooks({ maxBacklog: 1_000_000 });
+      const apply = (consumer: string, entries: RawEntry[]) => {
+        const info: BatchInfo = {
+          stream: STREAM,
+          group: "pix_consumers",
+          consumerName: consumer,
+          maxDeliveries: 5,
+          limits: DEFAULT_LIMITS,
+          startedMs: Date.now(),
+        };
+        const batch = buildBatch(entries, consumerOptions(server.url, { consumerName: consumer }));
+        return hooks.apply!(redis, batch, info);
+      };
+      assert.deepEqual((await apply("b", taken)).slice(0, 4), [40, 0, 20, 0]);
+      // "a" applies its whole batch: the 60 are skipped, and its outbox entry holds the other 250.
+      assert.deepEqual((await apply("a", held)).slice(0, 4), [250, 0, 0, 60]);
+      // And the same batch again (a retry after a lost reply): everything skipped, no rows at all.
+      assert.deepEqual((await apply("a", held)).slice(0, 4), [0, 0, 0, 310]);
+      assert.equal(await backlog(redis), 310);
+      const outbox = await redis.xrange(ledgerOutboxKey(STREAM), "-", "+");
+      assert.deepEqual(outbox.map(([, f]) => parseOutbox(f)!.rows), [60, 250]);
+
+      assert.equal(await writeBatches(sql, outbox.map(([, f]) => parseOutbox(f)!)), 310);
+      const stats = await sql`SELECT consumer, batches::int, processed::int, accepted::int,
+                                     rejected::int FROM consumer_stats ORDER BY consumer`;
+      assert.deepEqual(
+        stats.map((r) => [r.consumer, r.batches, r.processed, r.accepted, r.rejected]),
+        [
+          ["a", 1, 250, 250, 0],
+          ["b", 1, 60, 40, 20],
+        ],
+      ); // deno-fmt-ignore
+      const [metrics] = await sql`SELECT sum(entries)::int AS entries, count(*)::int AS batches,
+                                         max(max_latency_ms) >= min(avg_latency_ms) AS sane
+                                  FROM processing_metrics`;
+      assert.deepEqual(metrics, { entries: 310, batches: 2, sane: true });
+      const byConsumer = await sql`SELECT consumer, status, count(*)::int AS n FROM payments
+                                   GROUP BY 1, 2 ORDER BY 1, 2`;
+      assert.deepEqual(byConsumer.map((r) => [r.consumer, r.status, r.n]), [
+        ["a", "done", 250],
+        ["b", "done", 40],
+        ["b", "error", 20],
+      ]);
+      assert.equal(await redis.get("processed_count"), "290");
+      assert.equal(await redis.get("total_amount"), sumAmounts(payments).text);
+    } finally {
+      redis.disconnect();
+      await sql.end();
+    }
+  },
+);
+
+Deno.test(
+  "the consumer and stats refuse a database whose applied migration was edited, naming it",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    await using pg = await startPostgres();
+    const dsn = await pg.createDatabase("edited");
+    const sql = connectPostgres(dsn);
+    try {
+      await migrate(sql);
+      await sql`UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2`;
+    } finally {
+      await sql.end();
+    }
+    const consumer = await finishedWithin(
+      spawnConsumer(server.url, { name: "c", env: { POSTGRES_DSN: dsn } }),
+      10_000,
+    );
+    assert.ok(!consumer.timedOut, `the consumer did not refuse to start:\n${consumer.output}`);
+    assert.equal(consumer.code, 2, consumer.output);
+    const line =
+      "Migration 0002_monitor_views differs from the one applied to this database (checksum mismatch)";
+    assert.equal(consumer.output.trim().split("\n").length, 1, consumer.output);
+    assert.ok(consumer.output.startsWith(`consume: ${line}`), consumer.output);
+    const stats = await new ChildTool("consumer/stats_command.ts", { env: { POSTGRES_DSN: dsn } })
+      .finished();
+    assert.equal(stats.code, 2, stats.output);
+    assert.ok(stats.output.startsWith(`stats: ${line}`), stats.output);
   },
 );

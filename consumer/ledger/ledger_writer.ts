@@ -1,9 +1,12 @@
 /**
  * The ledger writer: reads the outbox with its own consumer group, writes each read (several
  * batches) to PostgreSQL in one transaction, then acknowledges and deletes those outbox entries.
- * When PostgreSQL is away it says so once, keeps the rows in Redis and retries with backoff; when
- * it is back it says so once and catches up. A writer killed at any point loses nothing: what it
- * held is pending in the outbox group, re-read by the same name or reclaimed by another writer.
+ * When PostgreSQL is away, or does not answer within the connect timeout, it says so once, keeps
+ * the rows in Redis and retries with backoff; when it is back it says so once and catches up. An
+ * error no retry heals (a wrong password, a dropped database, a revoked permission: see
+ * `unhealableReason`) stops the writer and is reported through `onFatal`. A writer killed at any
+ * point loses nothing: what it held is pending in the outbox group, re-read by the same name or
+ * reclaimed by another writer.
  * @module
  */
 import {
@@ -14,13 +17,14 @@ import {
   errorMessage,
   type Logger,
   LuaScript,
-  redactUrl,
+  redactSecrets,
   type Redis,
   sleep,
+  unhealableReason,
 } from "@fastpix/infra";
 import { fieldsToRecord, ledgerBacklogKey, ledgerOutboxKey } from "@fastpix/pix";
 import { LEDGER_GROUP } from "./outbox.ts";
-import { isConnectionError, type Sql } from "./postgres.ts";
+import { isConnectionError, type Postgres, PostgresTimeoutError } from "./postgres.ts";
 import { type EncodedBatch, writeBatches } from "./write_rows.ts";
 
 const ackScript = LuaScript.fromFile("outbox_ack", "./lua/outbox_ack.lua", import.meta.url);
@@ -29,9 +33,7 @@ type OutboxEntry = [id: string, fields: string[] | null];
 
 /** Options of {@link LedgerWriter}. */
 export interface LedgerWriterOptions {
-  sql: Sql;
-  /** For log lines only. */
-  dsn: string;
+  db: Postgres;
   redisUrl: string;
   /** The payment stream whose outbox this writer drains. */
   stream: string;
@@ -44,6 +46,11 @@ export interface LedgerWriterOptions {
   /** Outbox entries (batches) per PostgreSQL transaction. */
   readCount?: number;
   logger?: Logger;
+  /**
+   * Called once when PostgreSQL fails in a way no retry heals (the reason, one line, without
+   * secrets); the writer has stopped. Unset: such errors are retried like the others.
+   */
+  onFatal?: (reason: string) => void;
 }
 
 /** What a writer has done. */
@@ -71,6 +78,9 @@ export class LedgerWriter {
   #downSince: number | undefined;
   #lastProblem = "";
   #running: Promise<void> | undefined;
+  /** Aborts the PostgreSQL operation in flight and any backoff (the drain deadline passed). */
+  #abort = new AbortController();
+  #fatal: string | undefined;
 
   constructor(options: LedgerWriterOptions) {
     this.#o = options;
@@ -100,25 +110,38 @@ export class LedgerWriter {
   async close(drainMs = 5000): Promise<LedgerWriterStats> {
     this.#deadline = Date.now() + drainMs;
     this.#stopping = true;
-    await this.#running;
+    // Whatever PostgreSQL is doing, the writer is done by the deadline; at once when PostgreSQL is
+    // known to be away (nothing would be written).
+    const timer = setTimeout(() => this.#abort.abort(), drainMs);
+    if (this.#downSince !== undefined) this.#abort.abort();
     try {
-      while (Date.now() < this.#deadline && this.#downSince === undefined) {
+      await this.#running;
+      while (
+        Date.now() < this.#deadline && this.#downSince === undefined && this.#fatal === undefined
+      ) {
         const entries = await this.#read(">", false);
         if (entries.length === 0) break;
         await this.#flush(entries);
       }
     } catch (error) {
       this.#log.warn(`ledger drain stopped: ${errorMessage(error)}`);
+    } finally {
+      clearTimeout(timer);
     }
     this.redis.disconnect();
     return this.stats;
+  }
+
+  /** Whether a failed write is to be left for the next writer (stopping, and out of time). */
+  #givingUp(): boolean {
+    return this.#stopping && (Date.now() > this.#deadline || this.#abort.signal.aborted);
   }
 
   async #run(): Promise<void> {
     let failures = 0;
     let cursor: string | undefined = "0"; // own pending entries first (an earlier life's)
     let nextClaimAt = 0;
-    while (!this.#stopping) {
+    while (!this.#stopping && this.#fatal === undefined) {
       try {
         if (failures > 0 || cursor === "0") await this.ensureGroup();
         let entries: OutboxEntry[] = [];
@@ -135,9 +158,10 @@ export class LedgerWriter {
         if (entries.length > 0) await this.#flush(entries);
         failures = 0;
       } catch (error) {
+        if (this.#fatal !== undefined) break;
         failures++;
-        this.#log.warn(`ledger writer: ${errorMessage(error)}; retrying`);
-        await sleep(backoffMs(failures));
+        this.#log.warn(`ledger writer: ${redactSecrets(errorMessage(error))}; retrying`);
+        await sleep(backoffMs(failures), this.#abort.signal);
       }
     }
   }
@@ -201,7 +225,7 @@ export class LedgerWriter {
     }
     for (let attempt = 1;; attempt++) {
       try {
-        this.stats.rows += await writeBatches(this.#o.sql, batches);
+        this.stats.rows += await this.#write(batches);
         break;
       } catch (error) {
         if (isDataError(error)) {
@@ -209,9 +233,10 @@ export class LedgerWriter {
           break;
         }
         this.stats.failures++;
+        if (this.#isFatal(error)) return;
         await this.#reportFailure(error);
-        if (this.#stopping && Date.now() > this.#deadline) return;
-        await sleep(backoffMs(attempt));
+        if (this.#givingUp()) return;
+        await sleep(backoffMs(attempt), this.#abort.signal);
       }
     }
     this.stats.flushes++;
@@ -238,19 +263,52 @@ export class LedgerWriter {
     for (const batch of batches) {
       for (let attempt = 1;; attempt++) {
         try {
-          written += await writeBatches(this.#o.sql, [batch]);
+          written += await this.#write([batch]);
           break;
         } catch (error) {
           if (isDataError(error)) {
             this.#log.error(`dropping an unreadable ledger batch: ${errorMessage(error)}`);
             break;
           }
+          if (this.#isFatal(error)) throw error;
           await this.#reportFailure(error);
-          await sleep(backoffMs(attempt));
+          if (this.#givingUp()) throw error;
+          await sleep(backoffMs(attempt), this.#abort.signal);
         }
       }
     }
     return written;
+  }
+
+  /**
+   * One write, bounded by the client's deadline and by {@link close}'s. A write that has no answer
+   * within the connect timeout is reported as an outage at once (it may still finish).
+   */
+  async #write(batches: EncodedBatch[]): Promise<number> {
+    const db = this.#o.db;
+    const stalled = setTimeout(() => {
+      const waited = (db.timeouts.connectMs / 1000).toFixed(1);
+      this.#reportFailure(new PostgresTimeoutError(`no answer within ${waited} s`)).catch(() => {});
+    }, db.timeouts.connectMs);
+    try {
+      return await db.run((sql) => writeBatches(sql, batches), { signal: this.#abort.signal });
+    } finally {
+      clearTimeout(stalled);
+    }
+  }
+
+  /** Whether `error` stops the writer for good (see `unhealableReason`); says so once if it does. */
+  #isFatal(error: unknown): boolean {
+    const reason = unhealableReason(error);
+    if (reason === undefined || this.#o.onFatal === undefined) return false;
+    if (this.#fatal === undefined) {
+      this.#fatal = `PostgreSQL ledger at ${this.#o.db.where} refused: ${
+        redactSecrets(reason)
+      }: fix POSTGRES_DSN (rows wait in Redis)`;
+      this.#stopping = true;
+      this.#o.onFatal(this.#fatal);
+    }
+    return true;
   }
 
   /** One log line per outage (the first problem), not one per retry. */
@@ -258,7 +316,7 @@ export class LedgerWriter {
     const code = (error as { code?: string })?.code;
     const problem = code === "42P01"
       ? "the ledger tables are missing: run deno task migrate"
-      : errorMessage(error);
+      : redactSecrets(errorMessage(error));
     const first = this.#downSince === undefined;
     this.#downSince ??= Date.now();
     if (problem === this.#lastProblem) return;
@@ -269,8 +327,8 @@ export class LedgerWriter {
     }
     const backlog = await this.redis.get(this.#backlog).catch(() => "?");
     const what = isConnectionError(error)
-      ? `PostgreSQL ledger unavailable at ${redactUrl(this.#o.dsn)} (${problem})`
-      : `Cannot write the ledger to ${redactUrl(this.#o.dsn)}: ${problem}`;
+      ? `PostgreSQL ledger unavailable at ${this.#o.db.where} (${problem})`
+      : `Cannot write the ledger to ${this.#o.db.where}: ${problem}`;
     this.#log.warn(
       `${what}; rows wait in Redis (${backlog} now, the consumer pauses past ${this.#o.maxBacklog}) and are retried`,
     );

@@ -85,13 +85,29 @@ export async function migrate(sql: Sql): Promise<{ applied: string[]; version: n
   return { applied, version: migrations.at(-1)?.version ?? 0 };
 }
 
-/** Throws a one-line {@link UserError} when the database is behind the latest migration. */
+/**
+ * Throws a one-line {@link UserError} when the database is behind the latest migration, or when a
+ * migration it applied differs from this build's file (edited after it was applied: the schema is
+ * not what this build expects).
+ */
 export async function requireSchema(sql: Sql): Promise<void> {
-  const latest = (await loadMigrations()).at(-1)?.version ?? 0;
+  const migrations = await loadMigrations();
+  const latest = migrations.at(-1)?.version ?? 0;
   const version = await schemaVersion(sql);
   if (version < latest) {
     throw new UserError(
       `The ledger schema is at version ${version}, this build needs ${latest}: run deno task migrate`,
+    );
+  }
+  const applied = await sql`SELECT version, checksum FROM schema_migrations`;
+  const checksums = new Map(applied.map((r) => [r.version as number, r.checksum as string]));
+  const edited = migrations.find((m) =>
+    checksums.has(m.version) && checksums.get(m.version) !== m.checksum
+  );
+  if (edited) {
+    throw new UserError(
+      `Migration ${edited.name} differs from the one applied to this database (checksum ` +
+        "mismatch): restore the file as it was applied, and add a new migration for any change",
     );
   }
 }

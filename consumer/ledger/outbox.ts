@@ -15,9 +15,10 @@ import {
   uuidv7,
 } from "@fastpix/pix";
 import type { BatchHooks, BatchInfo } from "../batch_hooks.ts";
-import { type Batch, batchEntries, processBatchScript } from "../batch_args.ts";
+import { type Batch, batchEntries, type BatchReply, processBatchScript } from "../batch_args.ts";
 import type { OutboxBatch, OutboxRow } from "./types.ts";
 import { encodeBatch } from "./write_rows.ts";
+import { outboxAddEval, parseOutboxAdd } from "./outbox_add.ts";
 
 export type { OutboxBatch, OutboxRow };
 
@@ -73,10 +74,10 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
     release() {
       released = true;
     },
-    async apply(redis: Redis, batch: Batch, info: BatchInfo): Promise<number[]> {
+    async apply(redis: Redis, batch: Batch, info: BatchInfo): Promise<BatchReply> {
       const rows = batchRows(batch, info);
       if (rows.length === 0) {
-        return await processBatchScript.run(redis, batch.keys, batch.args) as number[];
+        return await processBatchScript.run(redis, batch.keys, batch.args) as BatchReply;
       }
       const now = Date.now();
       const entry: OutboxBatch = {
@@ -90,38 +91,30 @@ export function outboxHooks(options: OutboxOptions): BatchHooks & { release(): v
       const outbox = ledgerOutboxKey(info.stream);
       const backlogKey = ledgerBacklogKey(info.stream);
       // Batch and rows in one MULTI: both or neither. EVAL, not EVALSHA: a NOSCRIPT error would show
-      // only at EXEC, after the XADD ran, leaving rows of a batch that was never applied.
+      // only at EXEC, after the rows were added, leaving rows of a batch that was never applied.
+      // The rows go first: only those of entries still pending (that the batch applies) are kept.
       const encoded = encodeBatch(entry);
+      const target = { outbox, backlog: backlogKey, stream: info.stream, group: info.group };
       const replies = await redis.multi()
+        .eval(...outboxAddEval(target, encoded, rows))
         .eval(processBatchScript.source, batch.keys.length, ...batch.keys, ...batch.args)
-        .xadd(
-          outbox,
-          "*",
-          "rows",
-          encoded.rows,
-          "payments",
-          encoded.payments,
-          "untracked",
-          encoded.untracked,
-          "metrics",
-          encoded.metrics,
-        )
-        .incrby(backlogKey, rows.length)
         .exec();
       if (replies === null) throw new Error("The batch's transaction was aborted");
-      const [[scriptError, counts], [, outboxId], [, backlog]] = replies;
+      const [[addError, added], [scriptError, counts]] = replies;
+      const { id: outboxId, rows: kept, backlog } = parseOutboxAdd(addError ? undefined : added);
       if (scriptError) {
         // The script failed at run time (out of memory, a key of the wrong type): take the rows
         // back, best effort, and let the batch be retried.
-        if (typeof outboxId === "string") {
-          await redis.multi().xdel(outbox, outboxId).decrby(backlogKey, rows.length).exec();
+        if (outboxId !== undefined) {
+          await redis.multi().xdel(outbox, outboxId).decrby(backlogKey, kept).exec();
         }
         throw scriptError;
       }
-      if (Number(backlog) > options.maxBacklog && !released) {
-        await waitForBacklog(redis, backlogKey, Number(backlog));
+      if (addError) throw addError;
+      if (backlog > options.maxBacklog && !released) {
+        await waitForBacklog(redis, backlogKey, backlog);
       }
-      return counts as number[];
+      return counts as BatchReply;
     },
   };
 

@@ -4,7 +4,8 @@
  * `deno task stats`; the monitor shows the same.
  * @module
  */
-import { connectPostgres, type Sql } from "./postgres.ts";
+import { formatCount as n, formatDecimal, formatMs as ms } from "@fastpix/pix";
+import { Postgres, type PostgresTimeouts, type Sql } from "./postgres.ts";
 
 /** Everything `deno task stats` shows. */
 export interface LedgerStats {
@@ -67,9 +68,6 @@ export async function readLedgerStats(
   };
 }
 
-const n = (x: number) => x.toLocaleString("en-US");
-const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
-
 /** How long ago, roughly: `15s`, `3m`, `2h`. */
 function ago(seconds: number): string {
   if (seconds < 120) return `${Math.max(0, Math.round(seconds))}s`;
@@ -83,7 +81,11 @@ export function formatLedgerStats(stats: LedgerStats): string {
   const total = stats.totals.reduce((s, t) => s + t.payments, 0);
   const of = (status: string) => stats.totals.find((t) => t.status === status);
   lines.push("💾 LEDGER (PostgreSQL):", `Total payments: ${n(total)}`);
-  lines.push(`  ✅ Done: ${n(of("done")?.payments ?? 0)} (amount ${of("done")?.amount ?? "0.00"})`);
+  lines.push(
+    `  ✅ Done: ${n(of("done")?.payments ?? 0)} (amount ${
+      formatDecimal(of("done")?.amount ?? "0.00")
+    })`,
+  );
   lines.push(`  ❌ Error: ${n(of("error")?.payments ?? 0)}`);
   lines.push("", "📈 RECENT ACTIVITY (1 hour):");
   if (stats.recent.length === 0) lines.push("none");
@@ -115,22 +117,24 @@ export function formatLedgerStats(stats: LedgerStats): string {
 
 /**
  * A reader of {@link LedgerStats} for a refreshing display (the monitor): it queries at most every
- * `everyMs` and answers the last result in between; `undefined` while PostgreSQL does not answer.
+ * `everyMs` and answers the last result in between; `undefined` while PostgreSQL does not answer
+ * (within the connect and statement timeouts).
  */
 export function ledgerStatsReader(
   dsn: string,
   everyMs = 2000,
+  timeouts: Partial<PostgresTimeouts> = {},
 ): { read: () => Promise<LedgerStats | undefined>; close: () => Promise<void> } {
-  const sql = connectPostgres(dsn);
+  const db = new Postgres(dsn, { timeouts });
   let last: LedgerStats | undefined;
   let readAt = -Infinity;
   return {
     async read() {
       if (Date.now() - readAt < everyMs) return last;
       readAt = Date.now();
-      last = await readLedgerStats(sql).catch(() => undefined);
+      last = await db.run((sql) => readLedgerStats(sql)).catch(() => undefined);
       return last;
     },
-    close: () => sql.end({ timeout: 1 }),
+    close: () => db.end(1000),
   };
 }

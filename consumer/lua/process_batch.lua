@@ -7,7 +7,8 @@
   Each entry is first acknowledged; an entry that was no longer pending (another consumer or an
   earlier run of this same script already handled it) is skipped, so re-running is harmless.
   A transaction_id that was already counted (mark present) gets a 'duplicate' confirmation and
-  is not counted again.
+  is not counted again when it is the same payment (same fingerprint), and is dead-lettered as a
+  conflict (1701) when it is another one (includes/confirm.lua).
 
   KEYS[1]  payment stream
   KEYS[2]  dead-letter stream
@@ -25,16 +26,18 @@
   ARGV[5]  confirmation timestamp (ISO 8601)
   ARGV[6]  consumer name (recorded in dead letters)
   ARGV[7+] entries, 9 values each (batch_args.ts writes this layout and reads it back):
-           'ok'     id tx backend resp_index cents processed_amount '' ''
+           'ok'     id tx backend resp_index cents processed_amount fingerprint deliveries
            'reject' id tx backend resp_index deliveries error_code reason original_fields_json
            'gone'   id '' '' 0 '' '' '' ''        (entry deleted from the stream: ack only)
 
-  Returns { confirmed, duplicates, rejected, skipped, total_amount_cents }
+  Returns { confirmed, duplicates, rejected, skipped, total_amount_cents (text), migration }
 
-  All or nothing (includes/checks.lua): the `#!lua` line makes Redis 7 refuse the whole call up
-  front when it is out of memory (without it, writes inside a script bypass maxmemory), and every
-  key written is type-checked before the first write. A refused batch stays pending and is
-  retried; the consumer logs each refusal.
+  All or nothing for the batch (includes/checks.lua): the `#!lua` line makes Redis 7 refuse the
+  whole call up front when it is out of memory, and the keys every entry needs (payment and
+  dead-letter streams, counters) are checked before the first write: a wrong type, a counter that
+  is no 64-bit integer or has no room left refuses the whole batch, which stays pending and is
+  retried. What belongs to one entry (its confirmation stream or its mark of the wrong type)
+  dead-letters that entry alone (2101, 2102) and the rest of the batch applies.
 
   The confirm / duplicate / reject / count steps and the checks are include files shared with the
   list designs' apply_list_batch (includes/*.lua, joined in when the script is loaded).
@@ -45,10 +48,11 @@
   the whole call up front (CROSSSLOT, TRYAGAIN during a slot migration) rather than failing
   halfway through a batch whose XACKs already ran (scripts are not rolled back on error).
 ]]
+--@include "includes/decimal.lua"
 --@include "includes/batch.lua"
 --@include "includes/checks.lua"
---@include "includes/confirm.lua"
 --@include "includes/reject.lua"
+--@include "includes/confirm.lua"
 --@include "includes/count.lua"
 
 local stream, group = KEYS[1], ARGV[1]
@@ -59,19 +63,25 @@ while KEYS[6 + #responses]
   and string.sub(KEYS[6 + #responses], 1, #b.mark_prefix) ~= b.mark_prefix do
   responses[#responses + 1] = KEYS[6 + #responses]
 end
-local refusal = refuse_wrong_types(b, { stream, unpack(responses) }, {})
+local refusal = refuse_batch(b, { stream }, {}, at_most(7, 9)) or refuse_unless_readable(stream)
 if refusal then return refusal end
+local broken = broken_streams(responses)
 
 for i = 7, #ARGV, 9 do
   local kind, id, tx, backend = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local resp = responses[tonumber(ARGV[i + 4])]
+  local r = tonumber(ARGV[i + 4])
   if redis.call('XACK', stream, group, id) == 0 then
     skip(b)
   elseif kind == 'ok' then
-    confirm(b, id, tx, backend, resp, ARGV[i + 5], ARGV[i + 6])
+    accept(b, {
+      tx = tx, backend = backend, stream = responses[r], broken = broken[r],
+      cents = ARGV[i + 5], amount = ARGV[i + 6], fp = ARGV[i + 7], origin = id,
+      letter = function() return { 'original_id', id, 'fields', entry_fields_json(stream, id) } end,
+      extra = { 'deliveries', ARGV[i + 8] },
+    })
   elseif kind == 'reject' then
-    reject(b, { 'original_id', id, 'fields', ARGV[i + 8] }, { 'deliveries', ARGV[i + 5] },
-      tx, backend, resp, ARGV[i + 6], ARGV[i + 7])
+    reject_invalid(b, { 'original_id', id, 'fields', ARGV[i + 8] }, { 'deliveries', ARGV[i + 5] },
+      tx, backend, responses[r], broken[r], ARGV[i + 6], ARGV[i + 7])
   end
   -- 'gone': the XACK above was all there was to do
 end

@@ -7,7 +7,8 @@
   and counted once by whoever takes it next.
 
   A transaction_id that was already counted (mark present) gets a 'duplicate' confirmation and is
-  not counted again, as in the stream consumer's process_batch.
+  not counted again when it is the same payment, and is dead-lettered as a conflict (1701) when it
+  is another one, as in the stream consumer's process_batch. The mark records the source list.
 
   KEYS[1]  dead-letter stream
   KEYS[2]  processed_count
@@ -23,26 +24,28 @@
   ARGV[5]  confirmation timestamp (ISO 8601)
   ARGV[6]  consumer name (recorded in dead letters)
   ARGV[7]  source list name (recorded in marks and dead letters)
-  ARGV[8+] entries, 7 values each:
-           'ok'     payload tx backend resp_index cents processed_amount
-           'reject' payload tx backend resp_index error_code reason
-           (payload: the item exactly as taken; '' for 'ok' entries in plain mode)
+  ARGV[8+] entries, 8 values each:
+           'ok'     payload tx backend resp_index cents processed_amount fingerprint
+           'reject' payload tx backend resp_index error_code reason ''
+           (payload: the item exactly as taken; its dead letter carries it)
 
-  Returns { confirmed, duplicates, rejected, skipped, total_amount_cents }
+  Returns { confirmed, duplicates, rejected, skipped, total_amount_cents (text), migration }
 
-  All or nothing, as process_batch: the `#!lua` line makes Redis 7 refuse the whole call up front
-  when it is out of memory, and every key written (dead-letter stream, counters, confirmation
-  streams, and the processing list in reliable mode) is type-checked before the first write. A
-  refused batch is still in the consumer's hands (and, reliable, in its processing list) and is
-  retried as it is.
+  All or nothing for the batch, as process_batch: the `#!lua` line makes Redis 7 refuse the whole
+  call up front when it is out of memory, and what every entry needs (dead-letter stream, counters,
+  and the processing list in reliable mode) is checked before the first write. A refused batch is
+  still in the consumer's hands (and, reliable, in its processing list) and is retried as it is.
+  A payload whose own confirmation stream or mark is of the wrong type is dead-lettered alone
+  (2101, 2102); the rest of the batch applies.
 
   The confirm / duplicate / reject / count steps and the checks are the stream consumer's include
   files (consumer/lua/includes/*.lua, joined in when the script is loaded).
 ]]
+--@include "../../consumer/lua/includes/decimal.lua"
 --@include "../../consumer/lua/includes/batch.lua"
 --@include "../../consumer/lua/includes/checks.lua"
---@include "../../consumer/lua/includes/confirm.lua"
 --@include "../../consumer/lua/includes/reject.lua"
+--@include "../../consumer/lua/includes/confirm.lua"
 --@include "../../consumer/lua/includes/count.lua"
 
 local reliable = ARGV[1] == 'reliable'
@@ -50,20 +53,25 @@ local processing = KEYS[5]
 local source = ARGV[7]
 local b = new_batch(1, 2)
 local responses = { unpack(KEYS, 6) }
-local refusal = refuse_wrong_types(b, responses, reliable and { processing } or {})
+local refusal = refuse_batch(b, {}, reliable and { processing } or {}, at_most(8, 8))
 if refusal then return refusal end
+local broken = broken_streams(responses)
 
-for i = 8, #ARGV, 7 do
+for i = 8, #ARGV, 8 do
   local kind, payload, tx, backend = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local resp = responses[tonumber(ARGV[i + 4])]
+  local r = tonumber(ARGV[i + 4])
+  local origin = { 'source', source, 'payload', payload }
   -- The oldest payloads sit at the tail of the processing list: search from there.
   if reliable and redis.call('LREM', processing, -1, payload) == 0 then
     skip(b)
   elseif kind == 'ok' then
-    confirm(b, source, tx, backend, resp, ARGV[i + 5], ARGV[i + 6])
+    accept(b, {
+      tx = tx, backend = backend, stream = responses[r], broken = broken[r],
+      cents = ARGV[i + 5], amount = ARGV[i + 6], fp = ARGV[i + 7], origin = source,
+      letter = function() return origin end, extra = {},
+    })
   else
-    reject(b, { 'source', source, 'payload', payload }, {}, tx, backend, resp,
-      ARGV[i + 5], ARGV[i + 6])
+    reject_invalid(b, origin, {}, tx, backend, responses[r], broken[r], ARGV[i + 5], ARGV[i + 6])
   end
 end
 return count(b)

@@ -5,8 +5,12 @@
  * within `P99_MS` and `MAX_FAILED_RATE`). Designs run one after the other, each request tagged
  * with its design, phase and ramp step. `WAIT=true` asks the gateway to answer only once the
  * consumer confirmed (end-to-end latency; `basic` sends no confirmations and stays in 202 mode).
+ * With `REDIS_URL` set (the gateway's Redis), the end of the run waits (up to `DRAIN`) until Redis
+ * processed what the gateway enqueued and fails on a payment lost or counted twice; every design
+ * must have had payments accepted, or the run fails (it measured nothing).
  *
- *   k6 run -e BASE_URL=http://127.0.0.1:9999 -e DESIGNS=stream loadtest/k6/designs.ts
+ *   k6 run -e BASE_URL=http://127.0.0.1:9999 -e REDIS_URL=redis://127.0.0.1:6379 \
+ *     -e DESIGNS=stream loadtest/k6/designs.ts
  *
  * The summary JSON (`SUMMARY_JSON`) has one entry per design with the same names as
  * `deno task compare-fifo-vs-stream` (throughput in payments/s, latency p50/p95/p99/max in ms).
@@ -15,6 +19,7 @@
 import http from "k6/http";
 import exec from "k6/execution";
 import { check } from "k6";
+import { Counter, Gauge } from "k6/metrics";
 import type { Options, Scenario } from "k6/options";
 import {
   backendIds,
@@ -23,21 +28,28 @@ import {
   countOf,
   type Design,
   DESIGNS,
+  drainProblems,
   envBool,
   envFraction,
   envInt,
   envIntList,
   envList,
   envSeconds,
+  envString,
+  gatewayEnqueued,
+  gaugeOf,
   latencyOf,
   type LatencySummary,
   makePayment,
   rateOf,
+  redisClient,
+  redisInteger,
   type SummaryData,
   summaryOutputs,
   table,
   throughputRun,
   TREND_STATS,
+  waitForDrain,
 } from "./lib.ts";
 
 const designs = envList<Design>("DESIGNS", DESIGNS, DESIGNS);
@@ -54,6 +66,17 @@ const vus = envInt("VUS", 50, 1);
 const maxVus = envInt("MAX_VUS", 1000, 1);
 const base = baseUrl();
 const ids = backendIds();
+const drainS = envSeconds("DRAIN", "120s");
+/** The gateway's Redis, for the end-of-run check (none without `REDIS_URL`). */
+const redis = envString("REDIS_URL", "") === "" ? undefined : redisClient();
+
+const accepted = new Counter("payments_accepted");
+const drainEnqueued = new Gauge("designs_gateway_enqueued");
+const drainProcessed = new Gauge("designs_redis_processed");
+const drainLost = new Gauge("designs_lost");
+const drainTwice = new Gauge("designs_counted_twice");
+/** One sample once teardown has compared the counters. */
+const drainChecked = new Counter("designs_drain_checked");
 
 const rampS = rampRates.length * (stepRampS + stepS);
 /** Seconds each design takes (constant phase, pause, ramp, pause). */
@@ -104,12 +127,19 @@ function thresholds(): Record<string, string[]> {
     all[`http_req_duration{design:${design},phase:constant}`] = [`p(99)<${p99Ms}`];
     // Always-true thresholds: they make k6 keep these sub-metrics for the summary.
     all[`http_reqs{design:${design},phase:constant}`] = ["count>=0"];
+    // A design that had nothing accepted measured nothing.
+    all[`payments_accepted{design:${design}}`] = ["count>0"];
     all[`dropped_iterations{scenario:${design}_constant}`] = ["count>=0"];
     rampRates.forEach((_, step) => {
       all[`http_reqs{design:${design},step:${step}}`] = ["count>=0"];
       all[`http_req_failed{design:${design},step:${step}}`] = ["rate>=0"];
       all[`http_req_duration{design:${design},step:${step}}`] = ["max>=0"];
     });
+  }
+  if (redis !== undefined) {
+    all.designs_drain_checked = ["count>0"];
+    all.designs_lost = ["value==0"];
+    all.designs_counted_twice = ["value==0"];
   }
   return all;
 }
@@ -142,9 +172,39 @@ export function pay(): void {
     JSON.stringify(makePayment(ids)),
     { headers, tags, timeout: waiting ? "15s" : "5s" },
   );
-  check(response, {
+  const ok = check(response, {
     [waiting ? "confirmed (200)" : "accepted (202)"]: (r) => r.status === (waiting ? 200 : 202),
   });
+  if (ok) accepted.add(1, { design });
+}
+
+/** What the gateway has enqueued for the designs of this run, and what Redis processed. */
+async function drainCount(): Promise<{ enqueued: number; processed: number }> {
+  let enqueued = 0;
+  for (const design of designs) enqueued += gatewayEnqueued(base, design);
+  return { enqueued, processed: await redisInteger(redis!, "GET", "processed_count") };
+}
+
+/** Where the counters stood before the run (nothing without `REDIS_URL`). */
+export async function setup(): Promise<{ enqueued: number; processed: number } | null> {
+  return redis === undefined ? null : await drainCount();
+}
+
+/** With `REDIS_URL`: waits until Redis processed what the gateway enqueued, then records both. */
+export async function teardown(before: { enqueued: number; processed: number } | null) {
+  if (redis === undefined || before === null) return;
+  const { enqueued, processed } = await waitForDrain(drainS, async () => {
+    const now = await drainCount();
+    return {
+      enqueued: now.enqueued - before.enqueued,
+      processed: now.processed - before.processed,
+    };
+  });
+  drainEnqueued.add(enqueued);
+  drainProcessed.add(processed);
+  drainLost.add(Math.max(0, enqueued - processed));
+  drainTwice.add(Math.max(0, processed - enqueued));
+  drainChecked.add(1);
 }
 
 /** One ramp step as measured. */
@@ -156,9 +216,21 @@ interface StepResult {
   latency: LatencySummary;
 }
 
+/** Payments the gateway enqueued and Redis processed during the run (`REDIS_URL` set). */
+interface DrainResult {
+  enqueued: number;
+  processed: number;
+  lost: number;
+  countedTwice: number;
+}
+
 /** What the summary JSON holds per design. */
 interface DesignResult {
   design: Design;
+  /** Requests answered as expected (202, or 200 with `WAIT`), constant phase and ramp. */
+  accepted: number;
+  /** The end-of-run check, when this run had one design (else it is the document's `drain`). */
+  drain?: DrainResult;
   /** Latency is end to end (enqueue → confirmation) when true, enqueue only (202) when false. */
   wait: boolean;
   /** The constant phase, as `compare-fifo-vs-stream` names its runs. */
@@ -205,6 +277,7 @@ function designResult(data: SummaryData, design: Design): DesignResult {
   const waited = wait && CONFIRMING_DESIGNS.includes(design);
   return {
     design,
+    accepted: countOf(data, `payments_accepted{design:${design}}`),
     wait: waited,
     throughput: [throughputRun(requests, constantS)],
     latency: {
@@ -229,6 +302,29 @@ function designResult(data: SummaryData, design: Design): DesignResult {
 /** Writes the comparison JSON and prints a table. */
 export function handleSummary(data: SummaryData): Record<string, string> {
   const results = designs.map((d) => designResult(data, d));
+  const problems: string[] = [];
+  for (const r of results) {
+    if (r.accepted === 0) {
+      problems.push(`${r.design}: nothing was accepted, so nothing was measured`);
+    }
+  }
+  let drain: DrainResult | null = null;
+  if (redis !== undefined) {
+    const enqueued = gaugeOf(data, "designs_gateway_enqueued");
+    const processed = gaugeOf(data, "designs_redis_processed");
+    if (countOf(data, "designs_drain_checked") === 0 || enqueued === null || processed === null) {
+      problems.push("the end-of-run check did not run (see k6's errors above)");
+    } else {
+      drain = {
+        enqueued,
+        processed,
+        lost: Math.max(0, enqueued - processed),
+        countedTwice: Math.max(0, processed - enqueued),
+      };
+      problems.push(...drainProblems(designs.join("+"), drain));
+      if (results.length === 1) results[0].drain = drain;
+    }
+  }
   const rows = results.map((r) => [
     r.design,
     r.wait ? "200 (wait)" : "202",
@@ -241,6 +337,9 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     `${round1(r.constant.failedRate * 100)}%`,
     r.ramp.knee?.offeredRate ?? "none",
   ]);
+  const drainLine = drain === null ? [] : [
+    `enqueued ${drain.enqueued}, processed ${drain.processed}, lost ${drain.lost}, counted twice ${drain.countedTwice}`,
+  ];
   const lines = table(
     [
       "design",
@@ -255,7 +354,7 @@ export function handleSummary(data: SummaryData): Record<string, string> {
       "knee/s",
     ],
     rows,
-  );
+  ).concat(drainLine);
   return summaryOutputs("designs", {
     options: {
       baseUrl: base,
@@ -267,7 +366,10 @@ export function handleSummary(data: SummaryData): Record<string, string> {
       p99Ms,
       maxFailedRate,
       wait,
+      drainS,
     },
     results,
+    drain,
+    problems,
   }, lines);
 }

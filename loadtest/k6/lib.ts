@@ -6,8 +6,11 @@
  */
 /// <reference path="./k6_env.d.ts" />
 import exec from "k6/execution";
+import http from "k6/http";
+import { sleep } from "k6";
 import { Client, type RedisConnectionURL } from "k6/experimental/redis";
 import { CONFIRMING_DESIGNS, DESIGN_NAMES, type DesignName } from "../../queue/design_info.ts";
+import { formatNumber } from "../../pix/format.ts";
 
 /** The queue designs, as the gateway's `?design=` names them. */
 export const DESIGNS = DESIGN_NAMES;
@@ -100,18 +103,51 @@ export function baseUrl(): string {
 /** A Redis client for `REDIS_URL` (default `redis://127.0.0.1:6379`); call it in the init context. */
 export function redisClient(): Client {
   const url = envString("REDIS_URL", "redis://127.0.0.1:6379");
-  if (!/^rediss?:\/\/[^/]+/.test(url)) bad("REDIS_URL", url, "redis://host:port");
+  if (!/^rediss?:\/\/[^/]+/.test(url)) {
+    // Not quoted back: it may hold a password.
+    throw new Error("Bad REDIS_URL: expected redis://[[user]:password@]host:port");
+  }
   return new Client(url as RedisConnectionURL);
 }
 
-/** An integer reply (`GET processed_count`, `LLEN`, ...); 0 for nil. */
+/**
+ * Whether `error` is how k6's redis client reports a nil reply: it rejects the promise of
+ * `sendCommand` (and `get`, `hget`, ...) with `redis: nil` instead of resolving to `null`.
+ */
+export function isRedisNil(error: unknown): boolean {
+  return /(^|: )redis: nil$/.test(String(error));
+}
+
+/**
+ * The server's reply to `command`, with a nil reply (GET or HGET of a missing key) as `null`.
+ * Every other error still rejects.
+ */
+export async function redisReply(
+  redis: Client,
+  command: string,
+  ...args: string[]
+): Promise<unknown> {
+  try {
+    return await redis.sendCommand(command, ...args);
+  } catch (error) {
+    if (isRedisNil(error)) return null;
+    throw error;
+  }
+}
+
+/** An integer reply (`GET processed_count`, `LLEN`, ...); 0 for nil (a missing counter). */
 export async function redisInteger(
   redis: Client,
   command: string,
   ...args: string[]
 ): Promise<number> {
-  const reply = await redis.sendCommand(command, ...args);
-  return reply === null || reply === undefined ? 0 : Number(reply);
+  const reply = await redisReply(redis, command, ...args);
+  if (reply === null || reply === undefined) return 0;
+  const value = Number(reply);
+  if (!Number.isFinite(value)) {
+    throw new Error(`${command} ${args.join(" ")} answered ${JSON.stringify(reply)}, not a number`);
+  }
+  return value;
 }
 
 /** A payment in the project's wire format. */
@@ -212,11 +248,18 @@ export function throughputRun(payments: number, seconds: number) {
 /**
  * What `handleSummary` returns: JSON at `SUMMARY_JSON` (default `k6-<scenario>-summary.json` in
  * the working folder) shaped like `compare-fifo-vs-stream`'s (`at`, `command`, `options`,
- * `results[]` with `design`, `throughput[]`, `latency`), and `lines` on stdout.
+ * `results[]` with `design`, `throughput[]`, `latency`), plus `ok` and `problems` (why the numbers
+ * cannot be trusted or show a failure: nothing sent, the check never ran, payments lost), and
+ * `lines` on stdout followed by one `FAILED:` line per problem.
  */
 export function summaryOutputs(
   scenario: string,
-  doc: { options: Record<string, unknown>; results: unknown[] },
+  doc: {
+    options: Record<string, unknown>;
+    results: unknown[];
+    problems: string[];
+    [more: string]: unknown;
+  },
   lines: string[],
 ): Record<string, string> {
   const path = envString("SUMMARY_JSON", `k6-${scenario}-summary.json`);
@@ -225,17 +268,94 @@ export function summaryOutputs(
     command: `k6 run loadtest/k6/${scenario}.ts`,
     tool: "k6",
     scenario,
+    ok: doc.problems.length === 0,
     ...doc,
   };
+  const verdict = doc.problems.map((p) => `FAILED: ${p}`);
   return {
-    stdout: [...lines, `summary JSON: ${path}`, ""].join("\n"),
+    stdout: [...lines, ...verdict, `summary JSON: ${path}`, ""].join("\n"),
     [path]: JSON.stringify(full, null, 2) + "\n",
   };
 }
 
-/** A fixed-width text table. */
+/**
+ * What the gateway behind `base` has enqueued for `design` since it started (its `/metrics`
+ * counter `fastpix_gateway_enqueued_payments_total`); throws when the page cannot be read.
+ */
+export function gatewayEnqueued(base: string, design: Design): number {
+  // responseType "text": scenarios with `discardResponseBodies` would get no body otherwise.
+  const response = http.get(`${base}/metrics`, {
+    tags: { name: "metrics" },
+    responseType: "text",
+  });
+  if (response.status !== 200) {
+    throw new Error(`GET ${base}/metrics answered ${response.status}: is the gateway running?`);
+  }
+  if (!String(response.body ?? "").includes("fastpix_gateway_info")) {
+    throw new Error(`GET ${base}/metrics is not the gateway's metrics page`);
+  }
+  const pattern = new RegExp(
+    `^fastpix_gateway_enqueued_payments_total\\{design="${design}"\\} (\\d+)$`,
+    "m",
+  );
+  return Number(pattern.exec(String(response.body))?.[1] ?? 0);
+}
+
+/** Payments put in and payments Redis counted as processed, both since the run began. */
+export interface DrainCount {
+  enqueued: number;
+  processed: number;
+}
+
+/**
+ * Polls `read` once a second until Redis processed at least what was enqueued or `drainS` passed;
+ * once caught up, waits one more second and reads again, so a payment counted twice shows.
+ */
+export async function waitForDrain(
+  drainS: number,
+  read: () => Promise<DrainCount>,
+): Promise<DrainCount & { drained: boolean }> {
+  const deadline = Date.now() + drainS * 1000;
+  let count = await read();
+  while (count.processed < count.enqueued && Date.now() < deadline) {
+    sleep(1);
+    count = await read();
+  }
+  if (count.processed >= count.enqueued) {
+    sleep(1);
+    count = await read();
+  }
+  return { ...count, drained: count.processed >= count.enqueued };
+}
+
+/**
+ * What a finished drain check says is wrong: nothing enqueued (nothing was measured), payments
+ * lost or counted twice. `what` names the run (`stream`, ...).
+ */
+export function drainProblems(what: string, count: DrainCount): string[] {
+  const problems: string[] = [];
+  if (count.enqueued === 0) problems.push(`${what}: nothing was enqueued, so nothing was measured`);
+  if (count.processed < count.enqueued) {
+    problems.push(
+      `${what}: ${count.enqueued - count.processed} of ${count.enqueued} enqueued payments ` +
+        `were not processed (lost, or the drain timed out)`,
+    );
+  }
+  if (count.processed > count.enqueued) {
+    problems.push(
+      `${what}: ${count.processed - count.enqueued} payments counted twice ` +
+        `(processed ${count.processed}, enqueued ${count.enqueued})`,
+    );
+  }
+  return problems;
+}
+
+/** A fixed-width text table; numbers are grouped as in every tool (`12,345.6`). */
 export function table(head: string[], rows: (string | number)[][]): string[] {
-  const cells = [head, ...rows.map((r) => r.map(String))];
+  const cells = [
+    head,
+    ...rows.map((r) => r.map((c) => typeof c === "number" ? formatNumber(c) : c)),
+  ];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join("  ");
   return [line(cells[0]), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)];

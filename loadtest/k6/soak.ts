@@ -5,6 +5,7 @@
  * it waits (up to `DRAIN`) until Redis has processed everything, then checks with the gateway's
  * `/metrics` and the Redis counters that nothing was lost or counted twice:
  * gateway-enqueued delta = `processed_count` delta, and every 202 the script saw was enqueued.
+ * A run that sent nothing, or whose check never ran, fails (thresholds) and prints no `lost 0`.
  *
  *   k6 run -e BASE_URL=http://127.0.0.1:9999 -e REDIS_URL=redis://127.0.0.1:6379 loadtest/k6/soak.ts
  *
@@ -12,7 +13,7 @@
  * @module
  */
 import http from "k6/http";
-import { check, sleep } from "k6";
+import { check } from "k6";
 import { Counter, Gauge } from "k6/metrics";
 import type { Options } from "k6/options";
 import {
@@ -21,10 +22,12 @@ import {
   countOf,
   type Design,
   DESIGNS,
+  drainProblems,
   envFraction,
   envInt,
   envList,
   envSeconds,
+  gatewayEnqueued,
   gaugeOf,
   latencyOf,
   makePayment,
@@ -36,6 +39,7 @@ import {
   table,
   throughputRun,
   TREND_STATS,
+  waitForDrain,
 } from "./lib.ts";
 
 const design = envList<Design>("DESIGN", ["stream"], DESIGNS)[0];
@@ -50,10 +54,12 @@ const ids = backendIds();
 const redis = redisClient();
 
 const accepted = new Counter("payments_accepted");
-const gatewayEnqueued = new Gauge("soak_gateway_enqueued");
+const gatewayEnqueuedGauge = new Gauge("soak_gateway_enqueued");
 const redisProcessed = new Gauge("soak_redis_processed");
 const lost = new Gauge("soak_lost");
 const extra = new Gauge("soak_counted_twice");
+/** One sample once teardown has compared the counters: without it the run measured nothing. */
+const checked = new Counter("soak_checked");
 
 export const options: Options = {
   scenarios: {
@@ -71,6 +77,9 @@ export const options: Options = {
   thresholds: {
     "http_req_failed{name:payment}": [`rate<${maxFailedRate}`],
     "http_req_duration{name:payment}": [`p(99)<${p99Ms}`],
+    // Something was sent and the end-of-run check ran: the gauges below mean nothing otherwise.
+    payments_accepted: ["count>0"],
+    soak_checked: ["count>0"],
     soak_lost: ["value==0"],
     soak_counted_twice: ["value==0"],
     checks: ["rate==1"],
@@ -79,24 +88,11 @@ export const options: Options = {
   teardownTimeout: `${drainS + 30}s`,
 };
 
-/** What the gateway process behind BASE_URL has enqueued for the design so far. */
-function enqueuedByGateway(): number {
-  const response = http.get(`${base}/metrics`, { tags: { name: "metrics" } });
-  if (response.status !== 200) {
-    throw new Error(`GET ${base}/metrics answered ${response.status}: is the gateway running?`);
-  }
-  const pattern = new RegExp(
-    `^fastpix_gateway_enqueued_payments_total\\{design="${design}"\\} (\\d+)$`,
-    "m",
-  );
-  return Number(pattern.exec(String(response.body))?.[1] ?? 0);
-}
-
 const processedCount = () => redisInteger(redis, "GET", "processed_count");
 
 /** Where the counters stood before the run. */
 export async function setup(): Promise<{ enqueuedBefore: number; processedBefore: number }> {
-  return { enqueuedBefore: enqueuedByGateway(), processedBefore: await processedCount() };
+  return { enqueuedBefore: gatewayEnqueued(base, design), processedBefore: await processedCount() };
 }
 
 const headers = { "Content-Type": "application/json" };
@@ -115,40 +111,55 @@ export function pay(): void {
 export async function teardown(
   data: { enqueuedBefore: number; processedBefore: number },
 ): Promise<void> {
-  const deadline = Date.now() + drainS * 1000;
-  let enqueued = enqueuedByGateway() - data.enqueuedBefore;
-  let processed = await processedCount() - data.processedBefore;
-  while (processed < enqueued && Date.now() < deadline) {
-    sleep(1);
-    enqueued = enqueuedByGateway() - data.enqueuedBefore;
-    processed = await processedCount() - data.processedBefore;
-  }
-  gatewayEnqueued.add(enqueued);
+  const { enqueued, processed } = await waitForDrain(drainS, async () => ({
+    enqueued: gatewayEnqueued(base, design) - data.enqueuedBefore,
+    processed: await processedCount() - data.processedBefore,
+  }));
+  gatewayEnqueuedGauge.add(enqueued);
   redisProcessed.add(processed);
   lost.add(Math.max(0, enqueued - processed));
   extra.add(Math.max(0, processed - enqueued));
   check(null, {
+    "the gateway enqueued something": () => enqueued > 0,
     "Redis processed every payment the gateway enqueued": () => processed >= enqueued,
     "nothing was counted twice": () => processed <= enqueued,
   });
+  checked.add(1);
 }
 
 /** Writes the JSON summary and prints a table. */
 export function handleSummary(data: SummaryData): Record<string, string> {
   const latency = latencyOf(data, "http_req_duration{name:payment}");
   const sent = countOf(data, "payments_accepted");
-  const enqueued = gaugeOf(data, "soak_gateway_enqueued");
-  const processed = gaugeOf(data, "soak_redis_processed");
+  const measured = countOf(data, "soak_checked") > 0;
+  // Without the teardown's check the gauges hold nothing: report them as unknown, never as 0.
+  const enqueued = measured ? gaugeOf(data, "soak_gateway_enqueued") : null;
+  const processed = measured ? gaugeOf(data, "soak_redis_processed") : null;
+  const problems: string[] = [];
+  if (sent === 0) {
+    problems.push(`${design}: no payment was accepted (202), so nothing was measured`);
+  }
+  if (enqueued === null || processed === null) {
+    problems.push(`${design}: the end-of-run check did not run (see k6's errors above)`);
+  } else {
+    problems.push(...drainProblems(design, { enqueued, processed }));
+    if (sent > enqueued) {
+      problems.push(`${design}: ${sent - enqueued} payments answered 202 but not enqueued`);
+    }
+  }
   const result = {
     design,
     throughput: [throughputRun(sent, durationS)],
     latency: { offeredRate: rate, payments: latency.count, method: "http_202", ...latency },
+    offeredRate: rate,
     accepted: sent,
     failedRate: rateOf(data, "http_req_failed{name:payment}"),
     gatewayEnqueued: enqueued,
     redisProcessed: processed,
-    lost: gaugeOf(data, "soak_lost"),
-    countedTwice: gaugeOf(data, "soak_counted_twice"),
+    lost: enqueued === null || processed === null ? null : Math.max(0, enqueued - processed),
+    countedTwice: enqueued === null || processed === null
+      ? null
+      : Math.max(0, processed - enqueued),
     /** Answered 202 to this script but not counted by the gateway (must be 0). */
     acceptedNotEnqueued: enqueued === null ? null : Math.max(0, sent - enqueued),
   };
@@ -168,5 +179,6 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   return summaryOutputs("soak", {
     options: { baseUrl: base, rate, durationS, drainS },
     results: [result],
+    problems,
   }, lines);
 }

@@ -14,8 +14,9 @@
     ARGV[a + 3]  timestamp (ISO 8601)               b.now
     ARGV[a + 4]  consumer name                      b.consumer
   The steps count what they did in b.confirmed, b.duplicates, b.rejected, b.skipped and b.cents
-  (the cents of the confirmed payments).
+  (the cents of the confirmed payments, an exact sum: decimal.lua).
 ]]
+--@include "decimal.lua"
 local function new_batch(k, a)
   return {
     dlq = KEYS[k],
@@ -31,7 +32,7 @@ local function new_batch(k, a)
     duplicates = 0,
     rejected = 0,
     skipped = 0,
-    cents = 0,
+    cents = new_sum(),
   }
 end
 
