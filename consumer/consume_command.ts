@@ -91,7 +91,6 @@ const program = new Command("consume")
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
-    if (!await redisReadyForConsumer(target, opts, log)) return;
     const owned = ownedPartitions(opts.partitions, opts.partitionsOf);
     const maxDeliveries = resolveMaxDeliveries(
       opts.maxDeliveries,
@@ -121,6 +120,10 @@ const program = new Command("consume")
         },
       })
       : undefined;
+    if (!await redisReadyForConsumer(target, opts, log)) {
+      if (ledger) Deno.exit(0); // nothing was consumed: nothing to drain
+      return;
+    }
     const pool = new ConsumerPool(
       {
         redisUrl: opts.redisUrl,

@@ -10,6 +10,7 @@ import {
   forgetIdleConsumers,
   type Logger,
   type RedisClient,
+  unhealableReason,
 } from "@fastpix/infra";
 
 /** How often a consumer looks for idle members: half of `CONSUMER_GC_MS`, at most once a minute. */
@@ -17,9 +18,14 @@ export function ghostCheckEveryMs(gcMs: number): number {
   return Math.min(60_000, Math.max(100, Math.floor(gcMs / 2)));
 }
 
-/** One consumer's part in keeping its group free of ghosts. */
+/**
+ * One consumer's part in keeping its group free of ghosts. Where Redis does not permit it (an ACL
+ * user without `+xinfo|consumers` or `+xgroup|delconsumer`), it says so once and leaves the
+ * clean-up to others: it is a nicety, not a reason to stop consuming.
+ */
 export class GroupMembership {
   #next = 0;
+  #refused = false;
 
   constructor(
     readonly redis: RedisClient,
@@ -30,10 +36,21 @@ export class GroupMembership {
 
   /** Removes members idle longer than `gcMs` that hold nothing, when it is time to look. */
   async collect(now = Date.now()): Promise<void> {
-    if (now < this.#next) return;
+    if (now < this.#next || this.#refused) return;
     this.#next = now + ghostCheckEveryMs(this.gcMs);
     const { stream, group, consumerName } = this.where;
-    const gone = await forgetIdleConsumers(this.redis, stream, group, this.gcMs, consumerName);
+    let gone: string[];
+    try {
+      gone = await forgetIdleConsumers(this.redis, stream, group, this.gcMs, consumerName);
+    } catch (error) {
+      if (unhealableReason(error) === undefined) throw error;
+      this.#refused = true;
+      this.log.warn(
+        `cannot remove idle consumers from group ${group} (${errorMessage(error)}): ` +
+          "grant +xinfo|consumers and +xgroup|delconsumer; clean-up off in this consumer",
+      );
+      return;
+    }
     if (gone.length === 0) return;
     this.log.info(
       `removed ${gone.length} consumer${

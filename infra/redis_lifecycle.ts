@@ -51,16 +51,18 @@ export function closeNow(client: RedisClient): void {
 }
 
 /**
- * Redis's `maxmemory-policy`: from CONFIG GET, or from INFO memory where CONFIG is not permitted
- * (managed Redis, ACLs); `undefined` when neither answers.
+ * Redis's `maxmemory-policy`: from INFO memory, which every role may run (CONFIG is often not
+ * permitted: managed Redis, ACL users, and a refused command lands in the ACL LOG), else from
+ * CONFIG GET; `undefined` when neither answers.
  */
 export async function maxmemoryPolicy(redis: Redis): Promise<string | undefined> {
   try {
-    const [, policy] = await redis.config("GET", "maxmemory-policy") as string[];
+    const policy = /^maxmemory_policy:(\S+)/m.exec(await redis.info("memory"))?.[1];
     if (policy) return policy;
-  } catch { /* not permitted or renamed: INFO has it too */ }
+  } catch { /* not permitted: CONFIG may be */ }
   try {
-    return /^maxmemory_policy:(\S+)/m.exec(await redis.info("memory"))?.[1];
+    const [, policy] = await redis.config("GET", "maxmemory-policy") as string[];
+    return policy || undefined;
   } catch {
     return undefined;
   }
@@ -117,7 +119,7 @@ export async function checkRedisAtStart(
     if (!options.waitForRedis) await requireRedis(target, timeoutMs); // its line, if down
     if (!waiting && options.waitForRedis) {
       log.warn(
-        `cannot reach Redis at ${describeTarget(target)} (${errorMessage(failed)}); ` +
+        `Redis unavailable at ${describeTarget(target)} (${errorMessage(failed)}); ` +
           "waiting for it (WAIT_FOR_REDIS)",
       );
       waiting = true;

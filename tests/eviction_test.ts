@@ -52,19 +52,24 @@ for (const design of DESIGN_NAMES) {
 }
 
 Deno.test(
-  "where CONFIG is not permitted, the policy comes from INFO: still refused",
+  "where CONFIG or INFO is not permitted, the policy comes from the other: still refused",
   INTEGRATION,
   async () => {
     await using server = await startRedis({ args: ["--maxmemory-policy", "volatile-lru"] });
     const admin = client(server.url);
-    await admin.call("ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all", "-config");
-    const url = `redis://app:app-pw@127.0.0.1:${server.port}`;
-    const probe = createRedis(url, { name: "probe" });
-    await assert.rejects(probe.config("GET", "maxmemory-policy"), /NOPERM/);
-    probe.disconnect();
-    const refused = await exitWithin(spawnDesign("stream", url, { name: "careful" }));
-    assert.equal(refused.code, 2, refused.output);
-    assert.match(refused.output, /^consume: Redis at .* has maxmemory-policy volatile-lru/);
+    for (const [user, denied] of [["noconfig", "config"], ["noinfo", "info"]] as const) {
+      await admin.call("ACL", "SETUSER", user, "on", ">app-pw", "~*", "&*", "+@all", `-${denied}`);
+      const url = `redis://${user}:app-pw@127.0.0.1:${server.port}`;
+      const probe = createRedis(url, { name: "probe" });
+      await assert.rejects(
+        denied === "config" ? probe.config("GET", "maxmemory-policy") : probe.info("memory"),
+        /NOPERM/,
+      );
+      probe.disconnect();
+      const refused = await exitWithin(spawnDesign("stream", url, { name: "careful" }));
+      assert.equal(refused.code, 2, refused.output);
+      assert.match(refused.output, /^consume: Redis at .* has maxmemory-policy volatile-lru/m);
+    }
     admin.disconnect();
   },
 );

@@ -108,3 +108,27 @@ for (const design of ["stream", "basic"] as const) {
     },
   );
 }
+
+Deno.test(
+  "a consumer not permitted to clean up says so once and keeps consuming",
+  INTEGRATION,
+  async () => {
+    await using server = await startRedis();
+    const redis = client(server.url);
+    const rules = ["~*", "&*", "+@all", "-xinfo|consumers", "-xgroup|delconsumer"];
+    await redis.call("ACL", "SETUSER", "app", "on", ">app-pw", ...rules);
+    const url = `redis://app:app-pw@127.0.0.1:${server.port}`;
+    const consumer = spawnDesign("stream", url, { name: "modest", env: { CONSUMER_GC_MS: "200" } });
+    await enqueueFor("stream", redis, 30);
+    await waitFor("the payments to be counted", async () => await count(redis) === 30);
+    await new Promise((r) => setTimeout(r, 600)); // several clean-up rounds
+    await enqueueFor("stream", redis, 30);
+    await waitFor("the next payments to be counted", async () => await count(redis) === 60);
+    consumer.kill("SIGTERM");
+    const { code, output } = await consumer.finished();
+    assert.equal(code, 0, output);
+    assert.equal(output.match(/cannot remove idle consumers/g)?.length, 1, output);
+    assert.match(output, /grant \+xinfo\|consumers and \+xgroup\|delconsumer/);
+    redis.disconnect();
+  },
+);
