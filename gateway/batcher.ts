@@ -19,7 +19,7 @@ export interface BatcherOptions {
 }
 
 interface Waiter {
-  resolve: () => void;
+  resolve: (entryId: string | undefined) => void;
   reject: (error: unknown) => void;
 }
 
@@ -36,8 +36,11 @@ export class EnqueueBatcher {
     private readonly options: BatcherOptions,
   ) {}
 
-  /** Enqueues `payment` with whatever else arrives soon; resolves once Redis has it. */
-  add(payment: PaymentMessage): Promise<void> {
+  /**
+   * Enqueues `payment` with whatever else arrives soon; resolves once Redis has it, to the id of
+   * its stream entry (`undefined` for a design without entry ids).
+   */
+  add(payment: PaymentMessage): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       this.#items.push(payment);
       this.#waiters.push({ resolve, reject });
@@ -56,9 +59,9 @@ export class EnqueueBatcher {
     this.#items = [];
     this.#waiters = [];
     const sending: Promise<void> = this.enqueuer.enqueue(this.redis, items).then(
-      () => {
+      (ids) => {
         this.options.onBatch?.(items.length);
-        for (const w of waiters) w.resolve();
+        waiters.forEach((w, i) => w.resolve(ids ? ids[i] : undefined));
       },
       (error) => {
         this.options.onBatch?.(items.length, error);

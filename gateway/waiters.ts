@@ -1,6 +1,13 @@
 /**
  * `wait=true`: one shared reader of the confirmation streams per gateway process, and a map from
- * transaction id to the requests waiting for it. No connection per request.
+ * each request's payment to the request waiting for it. No connection per request.
+ *
+ * A request waits for the confirmation of its own payment: the one on its backend's confirmation
+ * stream whose `entry_id` is the id of the stream entry its enqueue added (and whose transaction
+ * id is its own). Another request under the same transaction id, on this gateway or another, is
+ * another entry: its outcome is never taken for this one's. A confirmation without `entry_id`
+ * (the list designs, which have no entry ids, or a consumer older than the field) goes, as before,
+ * to every request waiting for its transaction id on that backend's stream.
  *
  * Bounded: at most `maxWaiters` requests wait at once, and at most `maxStreams` confirmation
  * streams (one per backend) are watched at once. A stream no request has waited on for `idleMs` is
@@ -34,11 +41,33 @@ export class WaitersFull extends Error {
   }
 }
 
+/** How long a confirmation that came before its request learnt its entry id is kept, ms. */
+const EARLY_KEEP_MS = 10_000;
+
+/** One request waiting. */
+interface Waiter {
+  /** Its backend's confirmation stream. */
+  key: string;
+  transactionId: string;
+  /** The id of its stream entry, once the enqueue said (never, for a design without ids). */
+  entryId?: string;
+  /** Answered already (by a confirmation without entry_id, during its enqueue). */
+  settled?: boolean;
+  resolve: (c: Confirmation | undefined) => void;
+}
+
 /** Requests waiting for their payment's confirmation. */
 export class ConfirmationWaiters {
   #watcher: ConfirmationWatcher;
   #started?: Promise<void>;
-  #waiting = new Map<string, ((c: Confirmation) => void)[]>();
+  /** Waiters by stream, transaction and entry id ({@link entryKey}). */
+  #byEntry = new Map<string, Waiter>();
+  /** Waiters by stream and transaction id ({@link txKey}): for confirmations without entry_id. */
+  #byTx = new Map<string, Waiter[]>();
+  /** Enqueues in flight per stream: a confirmation may come before its request learns its id. */
+  #sending = new Map<string, number>();
+  /** Confirmations with entry_id nobody waited on yet, that came while an enqueue was in flight. */
+  #early = new Map<string, { confirmation: Confirmation; at: number }>();
   #count = 0;
   /** Requests waiting on each watched stream (0: idle, and listed in #idle). */
   #streams = new Map<string, number>();
@@ -73,35 +102,43 @@ export class ConfirmationWaiters {
   }
 
   /**
-   * Watches the backend's confirmation stream, runs `send` (the enqueue), then resolves to the
-   * confirmation of `transactionId`, or `undefined` after `timeoutMs`. Throws {@link WaitersFull}
-   * (before `send`) when a bound is reached.
+   * Watches the backend's confirmation stream, runs `send` (the enqueue, resolving to the id of the
+   * payment's stream entry, or to nothing for a design without ids), then resolves to the
+   * confirmation of that entry (of `transactionId`, without an id), or `undefined` after
+   * `timeoutMs`. Throws {@link WaitersFull} (before `send`) when a bound is reached.
    */
   async waitFor(
     transactionId: string,
     backendId: string,
-    options: { timeoutMs: number; send: () => Promise<void> },
+    options: { timeoutMs: number; send: () => Promise<string | undefined | void> },
   ): Promise<Confirmation | undefined> {
     const key = responseStreamKey(this.responsePrefix, backendId);
     this.#reserve(key);
     try {
-      this.#started ??= this.#watcher.start((c) => this.#deliver(c));
+      this.#started ??= this.#watcher.start((c, key) => this.#deliver(c, key));
       await this.#started;
       await this.#watcher.watch(key);
-      let resolveWaiter!: (c: Confirmation | undefined) => void;
-      const answered = new Promise<Confirmation | undefined>((r) => resolveWaiter = r);
-      const list = this.#waiting.get(transactionId) ?? [];
-      list.push(resolveWaiter);
-      this.#waiting.set(transactionId, list);
+      let resolve!: (c: Confirmation | undefined) => void;
+      const answered = new Promise<Confirmation | undefined>((r) => resolve = r);
+      const waiter: Waiter = { key, transactionId, resolve };
+      const byTx = txKey(key, transactionId);
+      this.#byTx.set(byTx, [...(this.#byTx.get(byTx) ?? []), waiter]);
+      this.#sending.set(key, (this.#sending.get(key) ?? 0) + 1);
+      let entryId: string | undefined | void;
       try {
-        await options.send();
+        entryId = await options.send();
       } catch (error) {
-        this.#forget(transactionId, resolveWaiter);
+        this.#forget(waiter);
         throw error;
+      } finally {
+        const left = this.#sending.get(key)! - 1;
+        if (left === 0) this.#sending.delete(key);
+        else this.#sending.set(key, left);
       }
+      if (typeof entryId === "string" && !waiter.settled) this.#expect(waiter, entryId);
       const timer = setTimeout(() => {
-        this.#forget(transactionId, resolveWaiter);
-        resolveWaiter(undefined);
+        this.#forget(waiter);
+        resolve(undefined);
       }, options.timeoutMs);
       try {
         return await answered;
@@ -111,6 +148,19 @@ export class ConfirmationWaiters {
     } finally {
       this.#release(key);
     }
+  }
+
+  /** `waiter`'s entry is `entryId`: answered at once when its confirmation came already. */
+  #expect(waiter: Waiter, entryId: string): void {
+    waiter.entryId = entryId;
+    const k = entryKey(waiter.key, waiter.transactionId, entryId);
+    const early = this.#early.get(k);
+    if (early !== undefined) {
+      this.#early.delete(k);
+      this.#settle(waiter, early.confirmation);
+      return;
+    }
+    this.#byEntry.set(k, waiter);
   }
 
   /** Counts a request waiting on `key`, or throws {@link WaitersFull}. */
@@ -172,19 +222,47 @@ export class ConfirmationWaiters {
     return timer;
   }
 
-  #forget(transactionId: string, waiter: (c: Confirmation | undefined) => void): void {
-    const list = this.#waiting.get(transactionId);
+  /** No longer waits: off both maps. */
+  #forget(waiter: Waiter): void {
+    if (waiter.entryId !== undefined) {
+      const k = entryKey(waiter.key, waiter.transactionId, waiter.entryId);
+      if (this.#byEntry.get(k) === waiter) this.#byEntry.delete(k);
+    }
+    const byTx = txKey(waiter.key, waiter.transactionId);
+    const list = this.#byTx.get(byTx);
     if (list === undefined) return;
     const rest = list.filter((w) => w !== waiter);
-    if (rest.length === 0) this.#waiting.delete(transactionId);
-    else this.#waiting.set(transactionId, rest);
+    if (rest.length === 0) this.#byTx.delete(byTx);
+    else this.#byTx.set(byTx, rest);
   }
 
-  #deliver(c: Confirmation): void {
-    const list = this.#waiting.get(c.transaction_id);
-    if (list === undefined) return; // another client's payment
-    this.#waiting.delete(c.transaction_id);
-    for (const resolve of list) resolve(c);
+  #settle(waiter: Waiter, c: Confirmation): void {
+    waiter.settled = true;
+    this.#forget(waiter);
+    waiter.resolve(c);
+  }
+
+  #deliver(c: Confirmation, key: string): void {
+    if (c.entry_id === undefined) {
+      // No entry id (list designs, older consumers): every request waiting for the transaction on
+      // this stream, as before entry ids.
+      for (const waiter of this.#byTx.get(txKey(key, c.transaction_id)) ?? []) {
+        this.#settle(waiter, c);
+      }
+      return;
+    }
+    const k = entryKey(key, c.transaction_id, c.entry_id);
+    const waiter = this.#byEntry.get(k);
+    if (waiter !== undefined) return this.#settle(waiter, c);
+    if (!this.#sending.has(key)) return; // another client's payment
+    // Perhaps the payment of a request whose enqueue reply is not read yet: kept a while.
+    const now = Date.now();
+    for (const [old, { at }] of this.#early) {
+      // The rest came later; at most maxWaiters kept.
+      if (now - at < EARLY_KEEP_MS && this.#early.size < this.limits.maxWaiters) break;
+      this.#early.delete(old);
+    }
+    this.#early.set(k, { confirmation: c, at: now });
   }
 
   /** Stops reading confirmations. */
@@ -193,3 +271,8 @@ export class ConfirmationWaiters {
     await this.#watcher.stop();
   }
 }
+
+const txKey = (stream: string, transactionId: string) => `${stream}\n${transactionId}`;
+
+const entryKey = (stream: string, transactionId: string, entryId: string) =>
+  `${stream}\n${transactionId}\n${entryId}`;

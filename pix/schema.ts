@@ -34,6 +34,11 @@ export interface Confirmation {
   timestamp: string;
   error_code?: string;
   error_message?: string;
+  /**
+   * The id of the payment's entry in the payment stream (stream design; absent from the list
+   * designs' confirmations and from those written before it existed).
+   */
+  entry_id?: string;
 }
 
 /** Flattens a message into `[field, value, ...]` for XADD, in a stable order. */
@@ -56,5 +61,6 @@ export function parseConfirmation(flat: readonly string[]): Confirmation {
     timestamp: r.timestamp ?? "",
     ...(r.error_code !== undefined ? { error_code: r.error_code } : {}),
     ...(r.error_message !== undefined ? { error_message: r.error_message } : {}),
+    ...(r.entry_id !== undefined ? { entry_id: r.entry_id } : {}),
   };
 }

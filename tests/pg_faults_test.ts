@@ -141,6 +141,12 @@ Deno.test(
           (await redis.xlen(ledgerOutboxKey(STREAM))) === 0,
         90_000,
       );
+      // The last kill may have been a SIGKILL: the server may still be in crash recovery.
+      await waitFor(
+        "PostgreSQL out of crash recovery",
+        () => pg.psql("SELECT 1").then(() => true, () => false),
+        60_000,
+      );
       const sql = connectPostgres(dsn, { max: 1 });
       try {
         assert.deepEqual(await ledgerTotals(sql), {

@@ -4,7 +4,7 @@
  * @module
  */
 import { LuaScript } from "@fastpix/infra";
-import type { OutboxRow } from "./outbox.ts";
+import type { OutboxRow } from "./types.ts";
 import type { EncodedBatch } from "./write_rows.ts";
 
 const outboxAddScript = LuaScript.fromFile("outbox_add", "./lua/outbox_add.lua", import.meta.url);

@@ -32,6 +32,9 @@
 
   Returns { confirmed, duplicates, rejected, skipped, total_amount_cents (text), migration }
 
+  Every confirmation carries `entry_id`, the id of its payment's entry in the payment stream, so a
+  gateway waiting for one payment (`wait=true`) tells it from another under the same transaction_id.
+
   All or nothing for the batch (includes/checks.lua): the `#!lua` line makes Redis 7 refuse the
   whole call up front when it is out of memory, and the keys every entry needs (payment and
   dead-letter streams, counters) are checked before the first write: a wrong type, a counter that
@@ -70,6 +73,7 @@ local broken = broken_streams(responses)
 for i = 7, #ARGV, 9 do
   local kind, id, tx, backend = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local r = tonumber(ARGV[i + 4])
+  b.entry_id = id -- its confirmation's entry_id (includes/reject.lua)
   if redis.call('XACK', stream, group, id) == 0 then
     skip(b)
   elseif kind == 'ok' then

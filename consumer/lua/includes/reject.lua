@@ -6,8 +6,17 @@
 
 -- Adds one confirmation to `stream`; `...`: extra field/value pairs (the errors of a rejection).
 -- `stream` nil: the payment names no backend (a list payload without backend_id): nothing to add.
+-- b.entry_id: the id of the payment's stream entry, set by the stream design's script before each
+-- entry's step and written as the confirmation's `entry_id` (a `wait=true` request matches its own
+-- entry by it); nil (the list designs: no entry ids) leaves the field out.
 local function confirmation(b, stream, tx, backend, status, amount, ...)
   if not stream then return end
+  if b.entry_id then
+    redis.call('XADD', stream, 'MAXLEN', '~', b.resp_cap, '*',
+      'transaction_id', tx, 'status', status, 'processed_amount', amount,
+      'backend_id', backend, 'timestamp', b.now, 'entry_id', b.entry_id, ...)
+    return
+  end
   redis.call('XADD', stream, 'MAXLEN', '~', b.resp_cap, '*',
     'transaction_id', tx, 'status', status, 'processed_amount', amount,
     'backend_id', backend, 'timestamp', b.now, ...)
