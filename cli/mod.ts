@@ -3,5 +3,6 @@
  * @module
  */
 export * from "./options.ts";
+export * from "./lifecycle_options.ts";
 export * from "./cli.ts";
 export * from "./http_options.ts";

@@ -11,6 +11,8 @@
  */
 import {
   backoffMs,
+  closeNow,
+  CONSUMER_GC_MS,
   createLogger,
   createRedis,
   ensureGroup,
@@ -32,6 +34,10 @@ import {
   type ValidationLimits,
 } from "@fastpix/pix";
 import type { RawEntry } from "./types.ts";
+import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
+import { Shutdown, type StopOutcome } from "./shutdown.ts";
+import { GroupMembership } from "./ghosts.ts";
+import { DataLossWatch } from "./data_loss.ts";
 import type { BatchReply } from "./batch_args.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
 import { isBatchRefusal, pauseAfterRefusal, RefusalLog } from "./batch_refusals.ts";
@@ -54,6 +60,10 @@ export interface BasicConsumerOptions {
   blockMs: number;
   /** Simulated settlement work per payment, in ms, between reading and counting it. */
   settleMs?: number;
+  /** After a stop, how long the entry in hand may take before it is left pending (`shutdown.ts`). */
+  shutdownTimeoutMs?: number;
+  /** Members idle longer than this with nothing pending are removed (`CONSUMER_GC_MS`). */
+  consumerGcMs?: number;
   /** How long a transaction id stays marked as counted, in seconds (default 7 days). */
   markTtlSeconds?: number;
   limits?: ValidationLimits;
@@ -86,7 +96,10 @@ export class BasicStreamConsumer {
   readonly redis: Redis;
   #opts: BasicConsumerOptions;
   #log: Logger;
-  #stopping = false;
+  #life: Shutdown;
+  #membership: GroupMembership;
+  #dataLoss: DataLossWatch;
+  #groupSeen = false;
   #nextRecoverAt = 0;
   #refusals: RefusalLog;
 
@@ -94,12 +107,36 @@ export class BasicStreamConsumer {
     this.#opts = options;
     this.#log = options.logger ?? createLogger(`basic consumer ${options.consumerName}`);
     this.#refusals = new RefusalLog(this.#log);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.#log });
+    this.redis = createRedis(options.redisUrl, {
+      name: options.consumerName,
+      logger: this.#log,
+      onUnhealable: (error) => this.#life.fail(error),
+    });
+    this.#life = new Shutdown({
+      timeoutMs: options.shutdownTimeoutMs,
+      close: () => closeNow(this.redis),
+    });
+    this.#dataLoss = new DataLossWatch({
+      redis: this.redis,
+      log: this.#log,
+      alsoLost: `the consumer group ${options.group} on ${options.stream} (and what it held)`,
+    });
+    this.#membership = new GroupMembership(
+      this.redis,
+      options,
+      options.consumerGcMs ?? CONSUMER_GC_MS,
+      this.#log,
+    );
   }
 
-  /** Asks the loop to stop after the entry in hand; {@link run} then resolves. */
+  /** Asks the loop to stop after the entry in hand (bounded: see `shutdown.ts`). */
   stop(): void {
-    this.#stopping = true;
+    this.#life.stop();
+  }
+
+  /** How the loop stopped (see {@link stop}). */
+  get outcome(): StopOutcome {
+    return this.#life.outcome;
   }
 
   /** Runs until {@link stop}: one entry at a time, recovering stalled entries now and then. */
@@ -107,7 +144,8 @@ export class BasicStreamConsumer {
     const o = this.#opts;
     let failures = 0;
     let groupReady = false;
-    while (!this.#stopping) {
+    this.#dataLoss.start();
+    while (!this.#life.stopping) {
       try {
         if (!groupReady) groupReady = await this.#ensureGroup();
         const reply = await this.redis.xreadgroup(
@@ -126,29 +164,52 @@ export class BasicStreamConsumer {
         if (entry?.[1]) await this.#handle(entry[0], entry[1], 1);
         // The original reviews pending entries when idle; a busy consumer does it on a timer too.
         if (entry === undefined || Date.now() >= this.#nextRecoverAt) await this.#recover();
+        await this.#membership.collect();
         failures = 0;
       } catch (error) {
+        this.#life.failIfUnhealable(error);
+        if (this.#life.cutOff) break;
         if (error instanceof Error && error.message.startsWith("NOGROUP")) groupReady = false;
-        this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
+        else this.#log.warn(`read failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         failures++;
-        await sleep(backoffMs(failures));
+        await sleep(backoffMs(failures), this.#life.signal);
       }
     }
+    if (!this.#life.cutOff) await this.#membership.leave();
+    this.#dataLoss.stop();
+    this.#life.end();
     this.redis.disconnect();
+    this.#life.throwIfFatal({ url: this.#opts.redisUrl });
     return this.stats;
   }
 
+  /** Creates the group if missing; created again, it means Redis lost its data (said once). */
   async #ensureGroup(): Promise<boolean> {
-    await ensureGroup(this.redis, this.#opts.stream, this.#opts.group);
+    const o = this.#opts;
+    const created = await ensureGroup(this.redis, o.stream, o.group);
+    if (created && this.#groupSeen) this.#dataLoss.lost(`group ${o.group} vanished`);
+    this.#groupSeen = true;
     return true;
   }
 
   /**
    * Counts (or dead-letters) one entry, then acknowledges it: two separate calls. A refusal of the
    * count (a counter or the dead-letter stream unusable, Redis out of memory) leaves the entry
-   * pending, to be claimed again later; it is logged once per cause.
+   * pending, to be claimed again later; it is logged once per cause. While the entry is in hand
+   * longer than a third of the idle threshold, the claim on it is renewed (`lease.ts`), so no
+   * other consumer takes it from this live one.
    */
   async #handle(id: string, flat: string[], deliveries: number): Promise<void> {
+    const o = this.#opts;
+    await this.#life.hold(1, () =>
+      withLease(
+        renewEveryMs(o.idleThresholdMs),
+        () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, [id]),
+        () => this.#count(id, flat, deliveries),
+      ));
+  }
+
+  async #count(id: string, flat: string[], deliveries: number): Promise<void> {
     const o = this.#opts;
     this.stats.read++;
     const result = validateEntry(flat, { limits: o.limits ?? DEFAULT_LIMITS });
@@ -182,7 +243,7 @@ export class BasicStreamConsumer {
         reply = await countPaymentScript.run(this.redis, keys, args) as [...BatchReply, string];
       } catch (error) {
         if (!isBatchRefusal(error)) throw error;
-        await pauseAfterRefusal(this.#refusals.refused(error), () => this.#stopping);
+        await pauseAfterRefusal(this.#refusals.refused(error), () => this.#life.stopping);
         return;
       }
       this.#refusals.applied();
@@ -221,7 +282,7 @@ export class BasicStreamConsumer {
   async #recover(): Promise<void> {
     const o = this.#opts;
     this.#nextRecoverAt = Date.now() + Math.max(100, Math.floor(o.idleThresholdMs / 2));
-    for (let round = 0; round < 100 && !this.#stopping; round++) {
+    for (let round = 0; round < 100 && !this.#life.stopping; round++) {
       const rows = await this.redis.xpending(
         o.stream,
         o.group,

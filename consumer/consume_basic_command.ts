@@ -1,12 +1,15 @@
 /**
  * `deno task consume:basic`: the basic stream consumer (one entry per XREADGROUP, counters, XACK,
- * no confirmations, XPENDING + XCLAIM recovery). SIGINT/SIGTERM: finish the entry in hand, exit 0;
- * a second signal exits at once.
+ * no confirmations, XPENDING + XCLAIM recovery). SIGINT/SIGTERM: finish the entry in hand (or, if
+ * Redis does not let it within SHUTDOWN_TIMEOUT_MS, leave it pending), say which, exit 0; a second
+ * signal exits at once.
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
 import {
+  allowEvictionOption,
   blockMsOption,
+  consumerGcOption,
   consumerNameOption,
   groupOption,
   idleThresholdOption,
@@ -15,15 +18,18 @@ import {
   redisUrlOption,
   runCommand,
   settleMsOption,
-  stopOnSignals,
+  shutdownTimeoutOption,
   streamOption,
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
+  waitForRedisOption,
 } from "@fastpix/cli";
-import { createLogger, redactUrl } from "@fastpix/infra";
+import { CONSUMER_GC_MS, createLogger, redactUrl } from "@fastpix/infra";
 import { BasicStreamConsumer } from "./basic_consumer.ts";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
+import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
+import { redisReadyForConsumer } from "./start.ts";
 
 const program = new Command("consume:basic")
   .description(
@@ -40,8 +46,13 @@ const program = new Command("consume:basic")
   .addOption(blockMsOption(CONSUMER_DEFAULTS.blockMs))
   .addOption(markTtlOption(CONSUMER_DEFAULTS.markTtlSeconds))
   .addOption(settleMsOption())
+  .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
+  .addOption(waitForRedisOption())
+  .addOption(allowEvictionOption())
+  .addOption(consumerGcOption(CONSUMER_GC_MS))
   .action(async (opts) => {
     const log = createLogger("consume:basic");
+    if (!await redisReadyForConsumer({ url: opts.redisUrl }, opts, log)) return;
     const consumer = new BasicStreamConsumer({
       redisUrl: opts.redisUrl,
       stream: opts.stream,
@@ -50,10 +61,12 @@ const program = new Command("consume:basic")
       idleThresholdMs: opts.idleThresholdMs,
       blockMs: opts.blockMs,
       settleMs: opts.settleMs,
+      shutdownTimeoutMs: opts.shutdownTimeoutMs,
+      consumerGcMs: opts.consumerGcMs,
       markTtlSeconds: opts.markTtl,
       limits: validationLimits(opts),
     });
-    const removeSignals = stopOnSignals(() => consumer.stop(), log);
+    const stopped = stopOnSignalsBounded(consumer, log, { timeoutMs: opts.shutdownTimeoutMs });
     log.info(
       `consuming ${opts.stream} one at a time as ${opts.group}/${opts.consumerName} on ${
         redactUrl(opts.redisUrl)
@@ -64,7 +77,7 @@ const program = new Command("consume:basic")
       `stopped: read ${s.read}, counted ${s.counted}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, claimed ${s.claimed}`,
     );
-    removeSignals();
+    stopped();
   });
 
 if (import.meta.main) await runCommand(program);

@@ -1,13 +1,16 @@
 /**
  * `deno task consume`: the stream consumer. Flags mirror the env vars of DESIGN.md.
- * SIGINT/SIGTERM: stop reading, finish and acknowledge the batch in hand, exit 0; a second signal
+ * SIGINT/SIGTERM: stop reading, finish and acknowledge the batch in hand (or, if Redis does not let
+ * it within SHUTDOWN_TIMEOUT_MS, leave it pending), say which in one line, exit 0; a second signal
  * exits at once.
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import {
+  allowEvictionOption,
   blockMsOption,
   consumerBatchSizeOption,
+  consumerGcOption,
   consumerNameOption,
   groupOption,
   idleThresholdOption,
@@ -30,16 +33,22 @@ import {
   responsePrefixOption,
   runCommand,
   settleMsOption,
-  stopOnSignals,
+  shutdownTimeoutOption,
   streamMaxlenOption,
   streamOption,
   timestampMaxSkewOption,
   timestampMinOption,
   validationLimits,
+  waitForRedisOption,
 } from "@fastpix/cli";
-import { createLogger, describeTarget, ownedPartitions } from "@fastpix/infra";
+import { CONSUMER_GC_MS, createLogger, describeTarget, ownedPartitions } from "@fastpix/infra";
 import { UserError } from "@fastpix/pix";
 import { CONSUMER_DEFAULTS } from "./stream_consumer.ts";
+import { SHUTDOWN_TIMEOUT_MS, stopOnSignalsBounded } from "./shutdown.ts";
+import { redisReadyForConsumer } from "./start.ts";
+
+/** How long the ledger may drain its outbox into PostgreSQL once the consumers stopped. */
+const LEDGER_DRAIN_MS = 5000;
 import { ConsumerPool } from "./consumer_pool.ts";
 import { combineHooks } from "./batch_hooks.ts";
 import { retryHooks } from "./retries.ts";
@@ -75,6 +84,10 @@ const program = new Command("consume")
   .addOption(postgresStatementTimeoutOption())
   .addOption(postgresIdleTimeoutOption())
   .addOption(ledgerMaxBacklogOption())
+  .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
+  .addOption(waitForRedisOption())
+  .addOption(allowEvictionOption())
+  .addOption(consumerGcOption(CONSUMER_GC_MS))
   .action(async (opts) => {
     const log = createLogger("consume");
     const target = { url: opts.redisUrl, cluster: opts.redisCluster };
@@ -107,6 +120,10 @@ const program = new Command("consume")
         },
       })
       : undefined;
+    if (!await redisReadyForConsumer(target, opts, log)) {
+      if (ledger) Deno.exit(0); // nothing was consumed: nothing to drain
+      return;
+    }
     const pool = new ConsumerPool(
       {
         redisUrl: opts.redisUrl,
@@ -123,6 +140,8 @@ const program = new Command("consume")
         blockMs: opts.blockMs,
         markTtlSeconds: opts.markTtl,
         settleMs: opts.settleMs,
+        shutdownTimeoutMs: opts.shutdownTimeoutMs,
+        consumerGcMs: opts.consumerGcMs,
         limits: validationLimits(opts),
         hooks: combineHooks(retryHooks(), ledger?.hooks),
       },
@@ -134,7 +153,11 @@ const program = new Command("consume")
       pool.stop();
     };
     if (fatal !== undefined) stopAll();
-    const removeSignals = stopOnSignals(() => stopAll(), log);
+    const stopped = stopOnSignalsBounded(pool, log, {
+      timeoutMs: opts.shutdownTimeoutMs,
+      graceMs: ledger ? LEDGER_DRAIN_MS : 0,
+      onStop: () => ledger?.hooks.release(),
+    });
     const what = opts.partitions === 0
       ? opts.stream
       : `partitions ${owned.join(",")} of ${opts.partitions} of ${opts.stream}`;
@@ -146,15 +169,15 @@ const program = new Command("consume")
     const s = await pool.run();
     if (ledger) {
       // Drains the outbox for up to 5 s while PostgreSQL answers; the rest waits in Redis.
-      const w = await ledger.close(fatal === undefined ? 5000 : 0);
+      const w = await ledger.close(fatal === undefined ? LEDGER_DRAIN_MS : 0);
       log.info(`ledger: ${w.batches} batches written in ${w.flushes} transactions`);
     }
     log.info(
       `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
         `dead-lettered ${s.rejected}, reclaimed ${s.reclaimed}, skipped ${s.skipped}`,
     );
-    removeSignals();
     if (fatal !== undefined) throw new UserError(fatal);
+    stopped();
     // Connections to a PostgreSQL that stopped answering may still be open (they close when it
     // answers again); nothing is left to do, so they must not hold the exit.
     if (ledger) Deno.exit(0);

@@ -12,6 +12,7 @@ import {
   StreamConsumer,
   type StreamConsumerOptions,
 } from "./stream_consumer.ts";
+import { type StopOutcome, sumOutcomes } from "./shutdown.ts";
 
 /** Adds up the stats of several consumers. */
 export function sumStats(all: ConsumerStats[]): ConsumerStats {
@@ -63,8 +64,13 @@ export class ConsumerPool {
     return sumStats(await Promise.all(this.consumers.map((c) => c.run())));
   }
 
-  /** Stops every loop after its batch in hand. */
+  /** Stops every loop after its batch in hand (bounded: see `shutdown.ts`). */
   stop(): void {
     for (const c of this.consumers) c.stop();
+  }
+
+  /** How the loops stopped, added up. */
+  get outcome(): StopOutcome {
+    return sumOutcomes(this.consumers.map((c) => c.outcome));
   }
 }

@@ -11,3 +11,8 @@ export * from "./retries.ts";
 export * from "./ledger/mod.ts";
 export * from "./dlq.ts";
 export * from "./basic_consumer.ts";
+export * from "./lease.ts";
+export * from "./ghosts.ts";
+export * from "./data_loss.ts";
+export * from "./shutdown.ts";
+export * from "./start.ts";

@@ -20,6 +20,8 @@ import {
 } from "@fastpix/pix";
 import {
   backoffMs,
+  closeNow,
+  CONSUMER_GC_MS,
   createClient,
   createLatencyHistogram,
   createLogger,
@@ -37,6 +39,10 @@ import {
 } from "@fastpix/infra";
 import type { BatchHooks, BatchInfo } from "./batch_hooks.ts";
 import type { RawEntry } from "./types.ts";
+import { renewEveryMs, renewStreamLease, withLease } from "./lease.ts";
+import { Shutdown, type StopOutcome } from "./shutdown.ts";
+import { GroupMembership } from "./ghosts.ts";
+import { DataLossWatch } from "./data_loss.ts";
 import {
   type Batch,
   type BatchEntry,
@@ -86,6 +92,10 @@ export interface StreamConsumerOptions {
   settleMs?: number;
   /** Watchdog: reconnect when a command has no reply for this long (default `blockMs` + 15 s). */
   commandTimeoutMs?: number;
+  /** After a stop, how long the batch in hand may take before it is left pending (`shutdown.ts`). */
+  shutdownTimeoutMs?: number;
+  /** Members idle longer than this with nothing pending are removed (`CONSUMER_GC_MS`). */
+  consumerGcMs?: number;
   /** Processing steps, last errors and the ledger around each batch (none: the plain path). */
   hooks?: BatchHooks;
   limits: ValidationLimits;
@@ -273,7 +283,10 @@ export class StreamConsumer {
   #opts: StreamConsumerOptions;
   #keys: StreamKeys;
   #log: Logger;
-  #stopping = false;
+  #life: Shutdown;
+  #membership: GroupMembership;
+  #dataLoss: DataLossWatch;
+  #groupSeen = false;
   #latency = createLatencyHistogram();
   #latencyWindow = new WindowedHistogram();
   #refusals: RefusalLog;
@@ -294,20 +307,50 @@ export class StreamConsumer {
         name: options.consumerName,
         logger: this.#log,
         commandTimeoutMs: options.commandTimeoutMs ?? options.blockMs + 15_000,
+        onUnhealable: (error) => this.#life.fail(error),
       },
+    );
+    this.#life = new Shutdown({
+      timeoutMs: options.shutdownTimeoutMs,
+      close: () => closeNow(this.redis),
+    });
+    this.#dataLoss = new DataLossWatch({
+      redis: this.redis,
+      log: this.#log,
+      alsoLost: `the consumer group ${options.group} on ${this.#keys.stream} (and what it held)`,
+      countersKey: this.#keys.processedCount,
+      ledger: true,
+    });
+    this.#membership = new GroupMembership(
+      this.redis,
+      this.#opts,
+      options.consumerGcMs ?? CONSUMER_GC_MS,
+      this.#log,
     );
   }
 
-  /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
+  /**
+   * Asks the loop to stop after the batch in hand (bounded: see `shutdown.ts`); {@link run} then
+   * resolves.
+   */
   stop(): void {
-    this.#stopping = true;
+    this.#life.stop();
   }
 
-  /** Creates the group (and the stream) if missing; an existing group is fine. */
+  /** How the loop stopped (see {@link stop}). */
+  get outcome(): StopOutcome {
+    return this.#life.outcome;
+  }
+
+  /**
+   * Creates the group (and the stream) if missing; an existing group is fine. A group that has to
+   * be created again under a running consumer means Redis lost its data: said once, in one line.
+   */
   async ensureGroup(): Promise<void> {
-    if (await ensureGroup(this.redis, this.#opts.stream, this.#opts.group)) {
-      this.#log.info(`created group ${this.#opts.group} on ${this.#opts.stream}`);
-    }
+    const created = await ensureGroup(this.redis, this.#opts.stream, this.#opts.group);
+    if (created && this.#groupSeen) this.#dataLoss.lost(`group ${this.#opts.group} vanished`);
+    else if (created) this.#log.info(`created group ${this.#opts.group} on ${this.#opts.stream}`);
+    this.#groupSeen = true;
   }
 
   /** Runs until {@link stop}: own pending entries first, then new ones, reclaiming and trimming as it goes. */
@@ -315,32 +358,39 @@ export class StreamConsumer {
     let failures = 0;
     // "0" re-reads what this consumer name holds from an earlier life; ">" reads new entries.
     let cursor: string | undefined = "0";
-    while (!this.#stopping) {
+    this.#dataLoss.start();
+    while (!this.#life.stopping) {
       try {
         if (failures > 0 || cursor === "0") await this.ensureGroup();
         await this.#housekeeping();
-        if (this.#stopping) break;
+        if (this.#life.stopping) break;
         cursor = await this.#readOnce(cursor);
         failures = 0;
       } catch (error) {
+        this.#life.failIfUnhealable(error);
+        if (this.#life.cutOff) break;
         if (isCommandTimeout(error)) {
           this.#log.warn(
             "no reply from Redis in time; reconnecting (entries in hand stay pending)",
           );
           this.redis.disconnect(true);
         } else if (isNoGroup(error)) {
-          this.#log.warn(
-            `group ${this.#opts.group} is missing (Redis lost it?); creating it again`,
-          );
+          this.#log.debug(`group ${this.#opts.group} is missing; creating it again`);
         } else {
           this.#log.warn(`batch failed: ${errorMessage(error)}; retrying (entries stay pending)`);
         }
         failures++;
-        await sleep(backoffMs(failures));
+        await sleep(backoffMs(failures), this.#life.signal);
       }
     }
-    await this.#publishLatency(true).catch(() => {});
+    if (!this.#life.cutOff) {
+      await this.#publishLatency(true).catch(() => {});
+      await this.#membership.leave();
+    }
+    this.#dataLoss.stop();
+    this.#life.end();
     this.redis.disconnect();
+    this.#life.throwIfFatal({ url: this.#opts.redisUrl, cluster: this.#opts.redisCluster });
     return this.stats;
   }
 
@@ -361,12 +411,12 @@ export class StreamConsumer {
     ) as [string, RawEntry[]][] | null; // deno-fmt-ignore
     const entries = reply?.[0]?.[1] ?? [];
     if (cursor === undefined) {
-      await this.#handle(entries);
+      await this.#hold(entries, () => this.#handle(entries));
       return undefined;
     }
     // Re-reading our own pending entries: they may have been delivered before.
     if (entries.length === 0) return undefined;
-    await this.#handle(entries, await this.#deliveries(entries));
+    await this.#hold(entries, async () => this.#handle(entries, await this.#deliveries(entries)));
     return entries[entries.length - 1][0];
   }
 
@@ -384,13 +434,14 @@ export class StreamConsumer {
       this.#nextLatencyAt = now + 1000;
       await this.#publishLatency(false);
     }
+    await this.#membership.collect(now);
   }
 
   /** XAUTOCLAIM loop: takes over entries idle past the threshold, whoever holds them. */
   async #reclaim(): Promise<void> {
     const o = this.#opts;
     let cursor = "0-0";
-    for (let round = 0; round < 100 && !this.#stopping; round++) {
+    for (let round = 0; round < 100 && !this.#life.stopping; round++) {
       const [next, entries, deleted] = await this.redis.xautoclaim(
         o.stream,
         o.group,
@@ -409,11 +460,27 @@ export class StreamConsumer {
       if (live.length > 0) {
         this.stats.reclaimed += live.length;
         this.#log.info(`reclaimed ${live.length} entries idle for over ${o.idleThresholdMs} ms`);
-        await this.#handle(live, await this.#deliveries(live));
+        await this.#hold(live, async () => this.#handle(live, await this.#deliveries(live)));
       }
       cursor = next;
       if (cursor === "0-0") break;
     }
+  }
+
+  /**
+   * Runs `work` on entries in hand, renewing this consumer's claim on them while it lasts longer
+   * than a third of the idle threshold (see `lease.ts`): a live consumer is never reclaimed from.
+   */
+  async #hold(entries: RawEntry[], work: () => Promise<void>): Promise<void> {
+    if (entries.length === 0) return;
+    const o = this.#opts;
+    const ids = entries.map(([id]) => id);
+    await this.#life.hold(entries.length, () =>
+      withLease(
+        renewEveryMs(o.idleThresholdMs),
+        () => renewStreamLease(this.redis, o.stream, o.group, o.consumerName, ids),
+        work,
+      ));
   }
 
   /** Delivery counts of entries this consumer now owns, from XPENDING. */
@@ -481,7 +548,7 @@ export class StreamConsumer {
     );
     if (!isBatchRefusal(cause)) throw cause;
     const n = this.#refusals.refused(cause);
-    await pauseAfterRefusal(n, () => this.#stopping);
+    await pauseAfterRefusal(n, () => this.#life.stopping);
   }
 
   /** A batch through {@link BatchHooks}: prepare (may hold entries back), apply, then report. */

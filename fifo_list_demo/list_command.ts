@@ -1,10 +1,12 @@
 /**
  * What `consume:list` and `consume:list-reliable` share: their flags (mirroring env vars) and the
- * run with graceful SIGINT/SIGTERM (finish the batch in hand, exit 0; a second signal exits now).
+ * run with graceful SIGINT/SIGTERM (finish the batch in hand within SHUTDOWN_TIMEOUT_MS, say how it
+ * went, exit 0; a second signal exits now).
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
 import {
+  allowEvictionOption,
   blockMsOption,
   consumerBatchSizeOption,
   consumerNameOption,
@@ -17,13 +19,19 @@ import {
   responseMaxlenOption,
   responsePrefixOption,
   settleMsOption,
-  stopOnSignals,
+  shutdownTimeoutOption,
   timestampMaxSkewOption,
   timestampMinOption,
   useHashtagOption,
   validationLimits,
+  waitForRedisOption,
 } from "@fastpix/cli";
 import { createLogger, redactUrl } from "@fastpix/infra";
+import {
+  redisReadyForConsumer,
+  SHUTDOWN_TIMEOUT_MS,
+  stopOnSignalsBounded,
+} from "@fastpix/consumer";
 import {
   LIST_CONSUMER_DEFAULTS,
   type ListConsumerBase,
@@ -50,7 +58,10 @@ export function listConsumerCommand(name: string, description: string) {
     .addOption(consumerBatchSizeOption(LIST_CONSUMER_DEFAULTS.batchSize))
     .addOption(blockMsOption(LIST_CONSUMER_DEFAULTS.blockMs))
     .addOption(markTtlOption(LIST_CONSUMER_DEFAULTS.markTtlSeconds))
-    .addOption(settleMsOption());
+    .addOption(settleMsOption())
+    .addOption(shutdownTimeoutOption(SHUTDOWN_TIMEOUT_MS))
+    .addOption(waitForRedisOption())
+    .addOption(allowEvictionOption());
 }
 
 type ListFlags = ReturnType<ReturnType<typeof listConsumerCommand>["opts"]>;
@@ -68,6 +79,7 @@ export function listConsumerOptions(flags: ListFlags): ListConsumerOptions {
     blockMs: flags.blockMs,
     markTtlSeconds: flags.markTtl,
     settleMs: flags.settleMs,
+    shutdownTimeoutMs: flags.shutdownTimeoutMs,
     limits: validationLimits(flags),
   };
 }
@@ -79,7 +91,11 @@ export async function runListConsumer(
   design: string,
 ): Promise<void> {
   const log = createLogger(design);
-  const removeSignals = stopOnSignals(() => consumer.stop(), log);
+  if (!await redisReadyForConsumer({ url: flags.redisUrl }, flags, log)) return;
+  const stopped = stopOnSignalsBounded(consumer, log, {
+    timeoutMs: flags.shutdownTimeoutMs,
+    dropped: design === "list",
+  });
   log.info(
     `consuming ${consumer.source} (${design}) as ${flags.consumerName} on ${
       redactUrl(flags.redisUrl)
@@ -90,5 +106,5 @@ export async function runListConsumer(
     `stopped: read ${s.read}, confirmed ${s.confirmed}, duplicates ${s.duplicates}, ` +
       `dead-lettered ${s.rejected}, recovered ${s.recovered}, skipped ${s.skipped}`,
   );
-  removeSignals();
+  stopped();
 }

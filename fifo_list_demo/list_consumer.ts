@@ -7,12 +7,17 @@
  */
 import {
   CONSUMER_DEFAULTS,
+  DataLossWatch,
+  IDLE_STOP_MS,
   isBatchRefusal,
   pauseAfterRefusal,
   RefusalLog,
+  Shutdown,
+  type StopOutcome,
 } from "@fastpix/consumer";
 import {
   backoffMs,
+  closeNow,
   createLogger,
   createRedis,
   errorMessage,
@@ -42,6 +47,8 @@ export interface ListConsumerOptions {
   markTtlSeconds: number;
   /** Simulated settlement work per batch, in ms, between taking and applying it. */
   settleMs?: number;
+  /** After a stop, how long the batch in hand may take before it is given up (`shutdown.ts`). */
+  shutdownTimeoutMs?: number;
   limits: ValidationLimits;
   logger?: Logger;
 }
@@ -83,14 +90,40 @@ export abstract class ListConsumerBase {
   readonly redis: Redis;
   protected readonly opts: ListConsumerOptions;
   protected readonly log: Logger;
-  protected stopping = false;
+  protected readonly life: Shutdown;
+  readonly #dataLoss: DataLossWatch;
   #refusals: RefusalLog;
 
   constructor(options: ListConsumerOptions) {
     this.opts = options;
     this.log = options.logger ?? createLogger(`list consumer ${options.consumerName}`);
     this.#refusals = new RefusalLog(this.log);
-    this.redis = createRedis(options.redisUrl, { name: options.consumerName, logger: this.log });
+    this.redis = createRedis(options.redisUrl, {
+      name: options.consumerName,
+      logger: this.log,
+      onUnhealable: (error) => this.life.fail(error),
+    });
+    this.life = new Shutdown({ timeoutMs: options.shutdownTimeoutMs, close: () => this.close() });
+    this.#dataLoss = new DataLossWatch({
+      redis: this.redis,
+      log: this.log,
+      alsoLost: this.alsoLost,
+    });
+  }
+
+  /** What a loss of Redis data takes besides counters, marks and queued payments. */
+  protected get alsoLost(): string | undefined {
+    return undefined;
+  }
+
+  /** Whether a stop was asked. */
+  protected get stopping(): boolean {
+    return this.life.stopping;
+  }
+
+  /** Closes every connection at once (the stop's bound passed). */
+  protected close(): void {
+    closeNow(this.redis);
   }
 
   /** The list this consumer takes from. */
@@ -98,9 +131,14 @@ export abstract class ListConsumerBase {
     return sourceListKey(this.opts.listIndex, this.opts.listNaming);
   }
 
-  /** Asks the loop to stop after the batch in hand; {@link run} then resolves. */
+  /** Asks the loop to stop after the batch in hand (bounded: see `shutdown.ts`). */
   stop(): void {
-    this.stopping = true;
+    this.life.stop();
+  }
+
+  /** How the loop stopped (see {@link stop}). */
+  get outcome(): StopOutcome {
+    return this.life.outcome;
   }
 
   /** Takes the next batch, oldest first; empty when none came within `blockMs`. */
@@ -116,31 +154,47 @@ export abstract class ListConsumerBase {
   /** Called once after the loop. */
   protected async end(): Promise<void> {}
 
-  /** Runs until {@link stop}; a batch in hand is applied (retrying through outages) first. */
+  /**
+   * Runs until {@link stop}; a batch in hand is applied (retrying through outages) first, unless
+   * the stop's bound passes (see `shutdown.ts`).
+   */
   async run(): Promise<ListConsumerStats> {
     let held: string[] = [];
     let failures = 0;
+    this.#dataLoss.start();
     await this.begin();
     while (!this.stopping || held.length > 0) {
       try {
         if (held.length === 0) {
           held = await this.take();
           if (held.length === 0) continue;
+          this.life.setHeld(held.length);
           this.stats.read += held.length;
           if (this.opts.settleMs) await sleep(this.opts.settleMs);
         }
         await this.#apply(held);
+        this.life.finished(held.length);
         held = [];
+        this.life.setHeld(0);
         failures = 0;
       } catch (error) {
+        this.life.failIfUnhealable(error);
+        if (this.life.cutOff) break;
         const holding = held.length > 0 ? ` (holding ${held.length} payloads)` : "";
         this.log.warn(`batch failed: ${errorMessage(error)}; retrying${holding}`);
         failures++;
-        await sleep(backoffMs(failures));
+        // Stopping with a batch in hand: keep retrying it (the stop's bound ends the wait).
+        await sleep(
+          backoffMs(failures),
+          held.length === 0 ? this.life.signal : this.life.cutSignal,
+        );
       }
     }
-    await this.end();
-    this.redis.disconnect();
+    if (!this.life.cutOff) await this.end();
+    this.#dataLoss.stop();
+    this.life.end();
+    this.close();
+    this.life.throwIfFatal({ url: this.opts.redisUrl });
     return this.stats;
   }
 
@@ -162,12 +216,14 @@ export abstract class ListConsumerBase {
     let r: Awaited<ReturnType<typeof applyListBatch>>;
     for (;;) {
       try {
-        r = await applyListBatch(this.redis, batch);
+        this.life.setSent(true);
+        r = await applyListBatch(this.redis, batch).finally(() => this.life.setSent(false));
         break;
       } catch (error) {
         if (!isBatchRefusal(error)) throw error;
-        // Even when stopping: the run loop never lets go of a batch in hand either.
-        await pauseAfterRefusal(this.#refusals.refused(error), () => false);
+        // Even when stopping: the run loop never lets go of a batch in hand either (until the
+        // stop's bound cuts it off).
+        await pauseAfterRefusal(this.#refusals.refused(error), () => this.life.cutOff);
       }
     }
     this.#refusals.applied();
@@ -192,7 +248,9 @@ export class ListConsumer extends ListConsumerBase {
     const { batchSize, blockMs } = this.opts;
     const popped = await this.redis.rpop(this.source, batchSize);
     if (popped !== null && popped.length > 0) return popped;
-    const first = await this.redis.brpop(this.source, blockMs / 1000);
+    // Well within IDLE_STOP_MS: a stop cuts off a read still waiting then, and a BRPOP cut off
+    // after Redis popped would lose what it popped.
+    const first = await this.redis.brpop(this.source, Math.min(blockMs, IDLE_STOP_MS / 2) / 1000);
     if (first === null) return [];
     const more = batchSize > 1 ? await this.redis.rpop(this.source, batchSize - 1) : null;
     return [first[1], ...(more ?? [])];

@@ -5,7 +5,7 @@
  * alive with a heartbeat key that expires; every consumer also reaps the others.
  * @module
  */
-import { createRedis, errorMessage, LuaScript, type Redis } from "@fastpix/infra";
+import { closeNow, createRedis, errorMessage, LuaScript, type Redis } from "@fastpix/infra";
 import { LIST_CONSUMERS_KEY, listHeartbeatKey, listProcessingKey } from "@fastpix/pix";
 import { ListConsumerBase, type ListConsumerOptions } from "./list_consumer.ts";
 
@@ -52,7 +52,12 @@ export class ReliableListConsumer extends ListConsumerBase {
     this.#housekeeping = createRedis(options.redisUrl, {
       name: `${options.consumerName}:housekeeping`,
       logger: this.log,
+      onUnhealable: (error) => this.life.fail(error),
     });
+  }
+
+  protected override get alsoLost(): string {
+    return "the processing lists (payments taken, not yet applied) and the consumer registry";
   }
 
   protected override processingKey(): string {
@@ -67,6 +72,13 @@ export class ReliableListConsumer extends ListConsumerBase {
     await this.#reap();
   }
 
+  protected override close(): void {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    closeNow(this.#housekeeping);
+    super.close();
+  }
+
   protected override async end(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     try {
@@ -78,9 +90,8 @@ export class ReliableListConsumer extends ListConsumerBase {
           .exec();
       }
     } catch (error) {
-      this.log.warn(`cannot unregister: ${errorMessage(error)}`);
+      if (!this.life.cutOff) this.log.warn(`cannot unregister: ${errorMessage(error)}`);
     }
-    this.#housekeeping.disconnect();
   }
 
   protected async take(): Promise<string[]> {
@@ -113,7 +124,10 @@ export class ReliableListConsumer extends ListConsumerBase {
         .hset(LIST_CONSUMERS_KEY, name, this.source)
         .set(listHeartbeatKey(name), Date.now(), "PX", this.#opts.heartbeatTtlMs)
         .exec();
-    } catch { /* createRedis logs the outage; the next beat retries */ }
+    } catch (error) {
+      // createRedis logs an outage and the next beat retries; refused credentials stop it all.
+      this.life.failIfUnhealable(error);
+    }
   }
 
   async #reap(): Promise<void> {
@@ -124,6 +138,7 @@ export class ReliableListConsumer extends ListConsumerBase {
         this.log.info(`returned ${n} payloads held by dead consumer ${name} to its list`);
       }
     } catch (error) {
+      if (this.life.failIfUnhealable(error) || this.life.cutOff) return;
       this.log.warn(`reaping failed: ${errorMessage(error)}; retrying later`);
     }
   }

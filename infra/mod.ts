@@ -4,6 +4,7 @@
  * @module
  */
 export * from "./redis.ts";
+export * from "./redis_lifecycle.ts";
 export * from "./redact.ts";
 export * from "./unhealable.ts";
 export * from "./lua_script.ts";
@@ -12,5 +13,6 @@ export * from "./log.ts";
 export * from "./memory.ts";
 export * from "./histogram.ts";
 export * from "./streams.ts";
+export * from "./consumer_gc.ts";
 export * from "./async.ts";
 export * from "./api_keys.ts";

@@ -8,6 +8,7 @@ import { UserError } from "@fastpix/pix";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { backoffMs } from "./async.ts";
 import { redactUrl } from "./redact.ts";
+import { unhealableReason } from "./unhealable.ts";
 
 export { Cluster, Redis };
 
@@ -37,6 +38,11 @@ export interface RedisOptions {
    * {@link isCommandTimeout}); long-lived loops then reconnect rather than hang on a silent socket.
    */
   commandTimeoutMs?: number;
+  /**
+   * Called, instead of logging an outage, when the connection fails in a way no retry heals
+   * (refused credentials, a host that does not resolve: see {@link unhealableReason}).
+   */
+  onUnhealable?: (error: Error) => void;
 }
 
 /** Files that make `rediss://` connections trust a private CA, and present a client certificate. */
@@ -140,6 +146,9 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
   });
   let down = false;
   redis.on("error", (error: Error) => {
+    if (options.onUnhealable && unhealableReason(error) !== undefined) {
+      return options.onUnhealable(error);
+    }
     if (down) return;
     down = true;
     const problem = redisConnectProblem(error);
@@ -201,6 +210,9 @@ export function createClient(target: RedisTarget, options: RedisOptions = {}): R
   });
   let down = false;
   const onError = (error: Error) => {
+    if (options.onUnhealable && unhealableReason(error) !== undefined) {
+      return options.onUnhealable(error);
+    }
     if (down) return;
     down = true;
     log.warn(`Redis unavailable at ${where} (${errorMessage(error)}); retrying with backoff`);

@@ -19,6 +19,8 @@ const REDIS_REPLIES: [prefix: RegExp, label: string][] = [
   [/^WRONGPASS\b/, "authentication failed"],
   [/^NOAUTH\b/, "authentication required"],
   [/^NOPERM\b/, "permission denied"],
+  // NOPERM inside a Lua script (Redis 7.0 reports it as ERR).
+  [/^ERR The user executing the script can't run this command/, "permission denied"],
   // A password sent to a Redis that has none: the configuration disagrees with the server.
   [
     /^ERR (AUTH .*called without any password configured|Client sent AUTH, but no password)/i,

@@ -32,6 +32,12 @@ Deno.test("unhealableReason: PostgreSQL auth, permission, database; Redis auth; 
     ],
     [
       new Error(
+        "ERR The user executing the script can't run this command or subcommand script: 3c36, on @user_script:14.",
+      ),
+      /^permission denied: ERR The user executing the script/,
+    ],
+    [
+      new Error(
         "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
       ),
       /^authentication failed/,

@@ -21,7 +21,7 @@ import {
   type PaymentMessage,
 } from "@fastpix/pix";
 import { makePayment } from "@fastpix/simulators";
-import { streamEnqueuer } from "@fastpix/queue";
+import { type DesignName, DESIGNS, enqueuerFor, streamEnqueuer } from "@fastpix/queue";
 import {
   type BasicConsumerOptions,
   type Batch,
@@ -232,6 +232,80 @@ export async function addRaw(
   stream = "pix_payments",
 ): Promise<string> {
   return (await redis.xadd(stream, "*", ...Object.entries(fields).flat()))!;
+}
+
+/**
+ * Starts the consumer command of `design` as a child process (info logs, no ledger), as
+ * `CONSUMER_NAME=name`.
+ */
+export function spawnDesign(
+  design: DesignName,
+  redisUrl: string,
+  options: { name: string; args?: string[]; env?: Record<string, string> },
+): ChildTool {
+  return new ChildTool(DESIGNS[design].consumerScript, {
+    args: options.args,
+    env: {
+      LOG_LEVEL: "info",
+      POSTGRES_DSN: "",
+      REDIS_URL: redisUrl,
+      CONSUMER_NAME: options.name,
+      ...options.env,
+    },
+  });
+}
+
+/** Sends `count` payments the way `design` takes them (stream, or `source_list_0`). */
+export async function enqueueFor(
+  design: DesignName,
+  redis: Redis,
+  count: number,
+): Promise<PaymentMessage[]> {
+  if (DESIGNS[design].usesStream) return await sendPayments(redis, count);
+  const enqueuer = enqueuerFor(design, { stream: "pix_payments" });
+  const all: PaymentMessage[] = [];
+  for (let i = 0; i < count; i += 500) {
+    const batch = Array.from(
+      { length: Math.min(500, count - i) },
+      (_, j) => makePayment({ backendId: ["1", "2", "3", "4"][(i + j) % 4] }),
+    );
+    await enqueuer.enqueue(redis, batch);
+    all.push(...batch);
+  }
+  return all;
+}
+
+/** Payments consumer `name` of `design` holds now (pending entries, or its processing list). */
+export async function heldBy(design: DesignName, redis: Redis, name: string): Promise<number> {
+  if (design === "list") return 0; // popped payloads live only in the consumer's memory
+  if (design === "list-reliable") return await redis.llen(listProcessingKey(name));
+  try {
+    const rows = await redis.xpending("pix_payments", "pix_consumers", "-", "+", 10_000, name);
+    return (rows as unknown[]).length;
+  } catch (error) {
+    if (String(error).includes("NOGROUP")) return 0; // no consumer has created the group yet
+    throw error;
+  }
+}
+
+/** The counts of a consumer's final `stopped: read 10, confirmed 9, ...` line, by name. */
+export function finalStats(output: string): Record<string, number> {
+  const line = /stopped: (.*)/.exec(output)?.[1];
+  if (line === undefined) throw new Error(`no "stopped:" line in:\n${output}`);
+  return Object.fromEntries([...line.matchAll(/([a-z-]+) (\d+)/g)].map((m) => [m[1], +m[2]]));
+}
+
+/**
+ * Waits for `child` to exit, SIGKILLing it after `limitMs`; resolves to its exit code, output,
+ * non-empty output lines and how long it took from the call.
+ */
+export async function exitWithin(child: ChildTool, limitMs = 15_000) {
+  const started = performance.now();
+  const killer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const { code, output } = await child.finished();
+  clearTimeout(killer);
+  const lines = output.split("\n").filter((l) => l.trim() !== "");
+  return { code, output, lines, ms: Math.round(performance.now() - started) };
 }
 
 /** A logger that keeps its lines (`"<level>: <message>"`) for assertions; debug lines are dropped. */

@@ -166,11 +166,12 @@ Deno.test("two processes with two loops each share the group exactly", INTEGRATI
     spawnConsumer(server.url, { name, args: ["--concurrency", "2", "--batch-size", "100"] })
   );
   await waitFor("every payment", async () => (await count(redis)) === 20_000, 60_000);
+  const members = () => redis.xinfo("CONSUMERS", "pix_payments", "pix_consumers") as Promise<[]>;
+  assert.equal((await members()).length, 4);
   for (const p of procs) p.kill("SIGTERM");
   const outputs = await Promise.all(procs.map((p) => p.finished()));
   assert.ok(outputs.every((o) => o.code === 0));
-  const consumers = await redis.xinfo("CONSUMERS", "pix_payments", "pix_consumers") as unknown[][];
-  assert.equal(consumers.length, 4);
+  assert.equal((await members()).length, 0, "the stopped consumers are still in the group");
   await assertEffectivelyOnce(redis, payments);
   redis.disconnect();
 });

@@ -11,7 +11,6 @@ import { startGatewayProcess } from "@fastpix/loadtest";
 import { ErrorCode } from "@fastpix/pix";
 import { freePort } from "@fastpix/testing";
 import { claimPort } from "@fastpix/http";
-import { type Redis } from "@fastpix/infra";
 import {
   ChildTool,
   client,

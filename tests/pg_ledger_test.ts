@@ -18,14 +18,7 @@ import {
   readLedgerStats,
   writeBatches,
 } from "@fastpix/consumer";
-import {
-  DEFAULT_LIMITS,
-  dlqKey,
-  formatDecimal,
-  ledgerBacklogKey,
-  ledgerOutboxKey,
-  UserError,
-} from "@fastpix/pix";
+import { DEFAULT_LIMITS, dlqKey, formatDecimal, ledgerOutboxKey, UserError } from "@fastpix/pix";
 import { sleep } from "@fastpix/infra";
 import {
   addRaw,

@@ -94,10 +94,12 @@ Deno.test(
   async () => {
     const [redisPort, pgPort] = [freePort(), freePort()];
     for (const password of PASSWORDS) {
-      // Nothing answers: both outages are logged, with the passwords hidden.
+      // Nothing answers: both outages are logged, with the passwords hidden (WAIT_FOR_REDIS: a
+      // consumer that cannot reach Redis at the start otherwise stops at once, in one line).
       const consumer = new ChildTool("consumer/consume_command.ts", {
         env: {
           LOG_LEVEL: "info",
+          WAIT_FOR_REDIS: "true",
           REDIS_URL: `redis://default:${password}@127.0.0.1:${redisPort}/0`,
           POSTGRES_DSN: `postgres://app:${password}@127.0.0.1:${pgPort}/ledger`,
           POSTGRES_CONNECT_TIMEOUT_MS: "1000",

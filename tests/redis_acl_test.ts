@@ -14,7 +14,7 @@ const ROLES = {
   consumer: "~pix_payments* ~backend_bacen_response_* ~pix:* ~processed_count* ~total_amount* " +
     "+ping +info +client|setname +xgroup|create +xreadgroup +xautoclaim +xpending " +
     "+xinfo|groups +xlen +xtrim +hset +hdel +hmget +evalsha +eval +xack +xadd +get +set " +
-    "+incrby +exists +type +xrange +xclaim",
+    "+incrby +exists +type +xrange +xclaim +xinfo|consumers +xgroup|delconsumer",
   gateway: "~pix_payments* %R~backend_bacen_response_* +ping +info +client|setname +evalsha " +
     "+eval +xadd +xinfo|groups +xlen +xread +xrevrange",
   injector: "~pix_payments* %R~backend_bacen_response_* +ping +info +client|setname +evalsha " +
