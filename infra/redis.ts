@@ -256,13 +256,15 @@ export async function probeRedis(
   let connectError: unknown;
   probe.on("error", (error) => connectError ??= error);
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // One deadline for the whole probe: a TLS 1.3 server that refuses the client's certificate
+  // closes the socket after the handshake, and ioredis' connect() then never settles.
+  const deadline = new Promise<string>((resolve) =>
+    timer = setTimeout(() => resolve("timeout"), timeoutMs)
+  );
   try {
-    await probe.connect();
-    const answer = await Promise.race([
-      probe.ping(),
-      new Promise<string>((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs)),
-    ]);
-    return answer === "PONG" ? undefined : new Error(`no answer within ${timeoutMs} ms`);
+    const answer = await Promise.race([probe.connect().then(() => probe.ping()), deadline]);
+    if (answer === "PONG") return undefined;
+    return connectError ?? new Error(`no answer within ${timeoutMs} ms`);
   } catch (error) {
     return connectError ?? error;
   } finally {
