@@ -5,4 +5,3 @@
 export * from "./options.ts";
 export * from "./lifecycle_options.ts";
 export * from "./cli.ts";
-export * from "./http_options.ts";

@@ -12,4 +12,3 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./fingerprint.ts";
 export * from "./schema.ts";
-export * from "./strict_json.ts";
