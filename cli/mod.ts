@@ -5,3 +5,4 @@
 export * from "./options.ts";
 export * from "./lifecycle_options.ts";
 export * from "./cli.ts";
+export * from "./http_options.ts";

@@ -5,10 +5,13 @@
  * @module
  */
 import {
+  describeJson,
   ErrorCode,
   type ErrorCodeValue,
   formatCents,
+  JsonNumber,
   parseAmountCents,
+  parseJsonObject,
   type PaymentMessage,
   uuidv7,
   validatePayment,
@@ -104,65 +107,34 @@ async function readCapped(request: Request, cap: number): Promise<string | undef
 const PLAIN_AMOUNT = /^\d+(?:\.\d{1,2})?$/;
 
 /**
- * Parses a JSON object of string or number fields into strings. Numbers keep their exact source
- * text (never a float round trip): an `amount` of `19.9` becomes `"19.90"`, while `0.1` + `0.2`
- * style values, more than 2 decimals or exponents stay as written and fail validation.
+ * Parses a JSON object of string or number fields into strings, with the one strict reading both
+ * servers share ({@link parseStrictJson}): a key given twice is refused, and numbers keep their
+ * exact source text (never a float round trip): an `amount` of `19.9` becomes `"19.90"`, while
+ * `0.1` + `0.2` style values, more than 2 decimals or exponents stay as written and fail validation.
  */
 export function parsePaymentJson(
   text: string,
 ): { ok: true; fields: Record<string, string> } | { ok: false; rejection: HttpRejection } {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return refuse(400, ErrorCode.REQUEST_JSON_INVALID, `Cannot parse the body as JSON: ${reason}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return refuse(
-      400,
-      ErrorCode.REQUEST_NOT_AN_OBJECT,
-      `Body must be a JSON object of payment fields, not ${describe(value)}`,
-    );
-  }
-  const fields = value as Record<string, unknown>;
-  const amountIsNumber = typeof fields.amount === "number";
-  let hasNumbers = false;
-  for (const name in fields) {
-    const field = fields[name];
-    if (typeof field === "number") hasNumbers = true;
-    else if (typeof field !== "string") {
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return refuse(400, parsed.code, parsed.message);
+  const value = parsed.object;
+  // The parser makes own data properties, so a field named "__proto__" stays a plain field.
+  const fields = value as Record<string, string>;
+  for (const name in value) {
+    const field = value[name];
+    if (field instanceof JsonNumber) {
+      fields[name] = name === "amount" && PLAIN_AMOUNT.test(field.source)
+        ? formatCents(parseAmountCents(field.source) ?? 0)
+        : field.source;
+    } else if (typeof field !== "string") {
       return refuse(
         400,
         ErrorCode.REQUEST_FIELD_TYPE,
         `Field ${JSON.stringify(name.slice(0, 64))} must be a string or a number, not ${
-          describe(field)
+          describeJson(field)
         }`,
       );
     }
   }
-  // JSON.parse makes own data properties, so a field named "__proto__" stays a plain field.
-  if (!hasNumbers) return { ok: true, fields: fields as Record<string, string> };
-  const exact = JSON.parse(text, keepNumberSource) as Record<string, string>;
-  if (amountIsNumber && PLAIN_AMOUNT.test(exact.amount)) {
-    const cents = parseAmountCents(exact.amount);
-    if (cents !== undefined) exact.amount = formatCents(cents);
-  }
-  return { ok: true, fields: exact };
-}
-
-/** JSON.parse reviver: numbers become their source text (`context.source`). */
-function keepNumberSource(
-  this: unknown,
-  _key: string,
-  value: unknown,
-  context?: { source?: string },
-): unknown {
-  return typeof value === "number" && context?.source !== undefined ? context.source : value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+  return { ok: true, fields };
 }

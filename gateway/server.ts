@@ -1,8 +1,9 @@
 /**
  * The HTTP ingress: `POST /pix/payments` validates and enqueues (micro-batched) into the chosen
  * design and answers 202, or with `wait=true` 200 and the consumer's confirmation (504 on timeout);
- * `GET /health` and `GET /metrics`. Runs on `Deno.serve` with `reusePort`, so several processes
- * can share one port.
+ * `GET /health` and `GET /metrics`. Served by `@fastpix/http` (timeouts, connection and in-flight
+ * caps, bounded bodies, optional TLS), with optional API keys on every route but `/health`; the
+ * processes of one `--workers` stack share the port.
  * @module
  */
 import {
@@ -15,6 +16,14 @@ import {
   type Redis,
 } from "@fastpix/infra";
 import { ErrorCode, type ErrorCodeValue, type ValidationLimits } from "@fastpix/pix";
+import {
+  type ApiKeys,
+  type HttpLimits,
+  httpLimits,
+  type HttpServer,
+  presentedKey,
+  serveHttp,
+} from "@fastpix/http";
 import { EnqueueBatcher } from "./batcher.ts";
 import {
   bindDesign,
@@ -504,36 +513,85 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export interface ServeOptions extends GatewayOptions {
   port: number;
   hostname: string;
-  /** Let other processes listen on the same port (the kernel balances connections). */
+  /**
+   * Share the port with the other processes of one stack (SO_REUSEPORT: the kernel balances
+   * connections). Only for a stack that claimed the port (`--workers`): see `@fastpix/http`.
+   */
   reusePort: boolean;
+  /** Timeouts and caps of the serving layer (`maxBodyBytes` is {@link GatewayOptions}'). */
+  http?: Partial<HttpLimits>;
+  /** PEM certificate chain and key: serve HTTPS only. */
+  tls?: { cert: string; key: string };
+  /** When set, every route but `/health` needs one of these keys (401 otherwise). */
+  apiKeys?: ApiKeys;
 }
 
 /** A running gateway. */
 export interface RunningGateway {
   gateway: Gateway;
-  server: Deno.HttpServer<Deno.NetAddr>;
-  /** `http://host:port`. */
+  server: HttpServer;
+  /** `http://host:port` (`https://` with TLS). */
   url: string;
   /** Stops accepting, finishes requests in flight, flushes batches, closes connections. */
   stop(): Promise<void>;
+}
+
+/** The route a path is counted under in the metrics. */
+function routeOf(path: string | undefined): Route {
+  return path === "/pix/payments" || path === "/health" || path === "/metrics" ? path : "other";
+}
+
+/** Paths open without an API key: load balancers and orchestrators probe them. */
+const OPEN_PATHS = new Set(["/health"]);
+
+/**
+ * `handle` behind the API key check: a request to a path not in {@link OPEN_PATHS} without one of
+ * `keys` gets 401 (counted in the metrics like any answer).
+ */
+function requireKeys(gateway: Gateway, keys: ApiKeys): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const path = splitUrl(request.url).pathname;
+    if (OPEN_PATHS.has(path) || await keys.accepts(presentedKey(request.headers))) {
+      return gateway.handle(request);
+    }
+    const response = errorResponse({
+      status: 401,
+      code: ErrorCode.UNAUTHORIZED,
+      message: "Send a valid API key: Authorization: Bearer <key> or X-API-Key: <key>",
+    });
+    response.headers.set("www-authenticate", 'Bearer realm="fastpix"');
+    gateway.metrics.observe(routeOf(path), 401, 0);
+    return response;
+  };
 }
 
 /** Connects to Redis and serves the gateway. */
 export async function serveGateway(options: ServeOptions): Promise<RunningGateway> {
   const gateway = new Gateway(options);
   await gateway.connect();
-  const server = Deno.serve({
-    port: options.port,
-    hostname: options.hostname,
-    reusePort: options.reusePort,
-    onListen: () => {},
-  }, gateway.handle);
+  const log = options.logger ?? createLogger("gateway");
+  let server: HttpServer;
+  try {
+    server = serveHttp({
+      port: options.port,
+      hostname: options.hostname,
+      reusePort: options.reusePort,
+      tls: options.tls,
+      limits: httpLimits({ ...options.http, maxBodyBytes: options.maxBodyBytes }),
+      // Refusals of the serving layer (413, 503 past a cap, 408...) count like the handler's.
+      onRefused: (r) => gateway.metrics.observe(routeOf(r.path), r.status, 0),
+      onWarning: (message) => log.warn(message),
+    }, options.apiKeys === undefined ? gateway.handle : requireKeys(gateway, options.apiKeys));
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     gateway,
     server,
-    url: `http://${host}:${addr.port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${addr.port}`,
     async stop() {
       await server.shutdown();
       await gateway.close();

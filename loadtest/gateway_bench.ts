@@ -7,6 +7,7 @@ import { type MachineInfo, machineInfo } from "./machine.ts";
 import { createRedis, pingWithin, redactUrl, type Redis, sleep } from "@fastpix/infra";
 import { ensureDebianBinary, freePort, RedisServer, spawnConsumer } from "@fastpix/testing";
 import { type GatewayProcess, startGatewayProcess } from "./gateway_process.ts";
+import { claimPort, type PortClaim } from "@fastpix/http";
 
 /** Settings of a gateway benchmark. */
 export interface GatewayBenchOptions {
@@ -166,10 +167,19 @@ export async function runGatewayBench(
     { length: o.consumers },
     (_, i) => spawnConsumer(url, { name: `bench_consumer_${i}`, env: { LOG_LEVEL: "warn" } }),
   );
+  // Several processes on one port: this bench claims it for them (they are one stack).
+  let claim: PortClaim | undefined;
   try {
+    if (o.instances > 1) claim = await claimPort(port, "127.0.0.1", "bench:gateway");
     for (let i = 0; i < o.instances; i++) {
       gateways.push(
-        await startGatewayProcess({ redisUrl: url, port, args: o.gatewayArgs, echo: true }),
+        await startGatewayProcess({
+          redisUrl: url,
+          port,
+          args: o.gatewayArgs,
+          echo: true,
+          stack: claim?.stack,
+        }),
       );
     }
     const base = gateways[0].url;
@@ -206,6 +216,7 @@ export async function runGatewayBench(
     };
   } finally {
     for (const g of gateways) await g.stop();
+    claim?.release();
     for (const c of consumers) c.kill("SIGTERM");
     for (const c of consumers) await c.finished();
     redis.disconnect();

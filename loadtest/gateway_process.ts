@@ -16,6 +16,8 @@ export interface GatewayProcessOptions {
   echo?: boolean;
   /** The gateway script (default `gateway/gateway_command.ts`; an absolute path for another checkout). */
   script?: string;
+  /** Join this port stack (`--port-stack`: the caller claimed the port with `claimPort`). */
+  stack?: string;
 }
 
 /** A gateway child process. */
@@ -33,7 +35,14 @@ export interface GatewayProcess {
  */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const tool = new ChildTool(options.script ?? "gateway/gateway_command.ts", {
-    args: ["--port", String(options.port), "--hostname", "127.0.0.1", ...(options.args ?? [])],
+    args: [
+      "--port",
+      String(options.port),
+      "--hostname",
+      "127.0.0.1",
+      ...(options.stack === undefined ? [] : ["--port-stack", options.stack]),
+      ...(options.args ?? []),
+    ],
     env: { REDIS_URL: options.redisUrl, LOG_LEVEL: "warn", ...options.env },
     echo: options.echo,
   });

@@ -12,3 +12,4 @@ export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./fingerprint.ts";
 export * from "./schema.ts";
+export * from "./strict_json.ts";

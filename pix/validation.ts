@@ -53,6 +53,7 @@ export const ErrorCode = {
   REQUEST_JSON_INVALID: 3003,
   REQUEST_NOT_AN_OBJECT: 3004,
   REQUEST_FIELD_TYPE: 3005,
+  REQUEST_JSON_DUPLICATE_KEY: 3006,
   DESIGN_UNKNOWN: 3101,
   DESIGN_NOT_ALLOWED: 3102,
   WAIT_UNSUPPORTED: 3103,
@@ -62,6 +63,13 @@ export const ErrorCode = {
   TOO_MANY_WAITERS: 3204,
   NOT_FOUND: 3301,
   METHOD_NOT_ALLOWED: 3302,
+  // The HTTP serving layer of both servers (gateway and Rinha API): connections, limits, auth.
+  UNAUTHORIZED: 3401,
+  CONNECTIONS_EXHAUSTED: 3402,
+  IN_FLIGHT_EXHAUSTED: 3403,
+  REQUEST_TIMEOUT: 3404,
+  REQUEST_HEADERS_TOO_LARGE: 3405,
+  REQUEST_MALFORMED: 3406,
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -385,6 +393,28 @@ export const PAYMENT_RULES: readonly PaymentRule[] = [
     },
   },
 ];
+
+const AMOUNT_TEXT_CODES: ReadonlySet<ErrorCodeValue> = new Set([
+  ErrorCode.AMOUNT_NOT_POSITIVE,
+  ErrorCode.AMOUNT_FORMAT,
+  ErrorCode.AMOUNT_LEADING_ZEROS,
+]);
+
+/**
+ * The amount rules of {@link PAYMENT_RULES} that read only the text (above zero, a plain decimal
+ * with at most 2 places, no leading zeros), in their order: how both HTTP servers judge an amount,
+ * a JSON number's exact source text included. `undefined` when the amount passes them.
+ */
+export function amountRejection(text: string): Rejection | undefined {
+  const fields = { amount: text };
+  const ctx = { limits: DEFAULT_LIMITS, nowMs: 0 };
+  for (const rule of PAYMENT_RULES) {
+    if (!AMOUNT_TEXT_CODES.has(rule.code)) continue;
+    const message = rule.fails(fields, ctx);
+    if (message !== undefined) return { code: rule.code, message };
+  }
+  return undefined;
+}
 
 /** Validates the fields of one message against {@link PAYMENT_RULES}. */
 export function validatePayment(

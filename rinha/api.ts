@@ -1,56 +1,73 @@
 /**
- * The Rinha backend's HTTP API on `Deno.serve` (several processes share the port with
- * `reusePort`): `POST /payments` validates and queues (one Lua call, 202), `GET /payments-summary`
- * reads the precomputed buckets (one Lua call), `POST /purge-payments` forgets everything.
+ * The Rinha backend's HTTP API on fastpix's HTTP server (`@fastpix/http`: header, body and idle
+ * timeouts, connection and in-flight caps, bodies cut at `maxBodyBytes`; the processes of one
+ * `rinha start` share the port): `POST /payments` validates and queues (one Lua call, 202),
+ * `GET /payments-summary` reads the precomputed buckets (one Lua call), `POST /purge-payments`
+ * forgets everything. Errors are `{"error": message, "code": n}` with the codes of
+ * `ErrorCode` (the gateway's, for the same faults).
  * @module
  */
-import { centsFromJsonNumber, parseInstantRange, UUID_PATTERN } from "./wire.ts";
+import { parseInstantRange, UUID_PATTERN } from "./wire.ts";
 import { createLogger, createRedis, errorMessage, type Logger, type Redis } from "@fastpix/infra";
-import { formatCents } from "@fastpix/pix";
+import {
+  amountRejection,
+  ErrorCode,
+  type ErrorCodeValue,
+  formatCents,
+  JsonNumber,
+  parseAmountCents,
+  parseJsonObject,
+} from "@fastpix/pix";
+import {
+  type HttpLimits,
+  httpLimits,
+  type HttpReply,
+  type HttpServer,
+  serveHttp,
+} from "@fastpix/http";
 import { RinhaStore, type Summary } from "./store.ts";
 
-/** Largest accepted request body, in bytes. */
+/** Largest accepted request body by default, in bytes (`--max-body-bytes`). */
 export const MAX_BODY_BYTES = 4096;
 
-/** A valid payment request, or why it is not one (status 400 or 422). */
+/** A valid payment request, or why it is not one (status 400, 413 or 422, and a code). */
 export type PaymentRequest =
   | { ok: true; correlationId: string; cents: number }
-  | { ok: false; status: 400 | 413 | 422; error: string };
+  | { ok: false; status: 400 | 413 | 422; code: ErrorCodeValue; error: string };
+
+const refuse = (status: 400 | 413 | 422, code: ErrorCodeValue, error: string) =>
+  ({ ok: false, status, code, error }) as const;
 
 /**
- * Validates a `POST /payments` body: `correlationId` a UUID (lower-cased: processors compare them
- * case-insensitively), `amount` a JSON number above zero with at most 2 decimals.
+ * Validates a `POST /payments` body with the strict JSON reading the gateway uses: a key given
+ * twice is refused (400), `correlationId` a UUID (lower-cased: processors compare them
+ * case-insensitively), `amount` a JSON number whose exact source text is above zero with at most 2
+ * decimals (`19.999999999999999` is refused, never rounded to 20.00).
  */
-export function parsePaymentRequest(text: string): PaymentRequest {
-  if (text.length > MAX_BODY_BYTES) {
-    return { ok: false, status: 413, error: `Body is over ${MAX_BODY_BYTES} bytes` };
+export function parsePaymentRequest(text: string, maxBodyBytes = MAX_BODY_BYTES): PaymentRequest {
+  if (text.length > maxBodyBytes) {
+    return refuse(413, ErrorCode.REQUEST_BODY_TOO_LARGE, `Body is over ${maxBodyBytes} bytes`);
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { ok: false, status: 400, error: "Cannot parse the body as JSON" };
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return { ok: false, status: 400, error: "Body must be a JSON object" };
-  }
-  const { correlationId, amount } = body as Record<string, unknown>;
+  const parsed = parseJsonObject(text);
+  if (!parsed.ok) return refuse(400, parsed.code, parsed.message);
+  const body = parsed.object;
+  const { correlationId, amount } = body;
   if (correlationId === undefined) {
-    return { ok: false, status: 422, error: "Field correlationId is missing" };
+    return refuse(422, ErrorCode.TRANSACTION_ID_MISSING, "Field correlationId is missing");
   }
   if (typeof correlationId !== "string" || !UUID_PATTERN.test(correlationId)) {
-    return { ok: false, status: 422, error: "Field correlationId must be a UUID" };
+    return refuse(422, ErrorCode.TRANSACTION_ID_INVALID, "Field correlationId must be a UUID");
   }
-  if (amount === undefined) return { ok: false, status: 422, error: "Field amount is missing" };
-  const cents = centsFromJsonNumber(amount);
-  if (cents === undefined) {
-    return {
-      ok: false,
-      status: 422,
-      error: "Field amount must be a number above zero with at most 2 decimals",
-    };
-  }
-  return { ok: true, correlationId: correlationId.toLowerCase(), cents };
+  if (amount === undefined) return refuse(422, ErrorCode.AMOUNT_MISSING, "Field amount is missing");
+  const rule = "Field amount must be a number above zero with at most 2 decimals";
+  if (!(amount instanceof JsonNumber)) return refuse(422, ErrorCode.REQUEST_FIELD_TYPE, rule);
+  const rejection = amountRejection(amount.source);
+  if (rejection !== undefined) return refuse(422, rejection.code, `${rule}: ${rejection.message}`);
+  return {
+    ok: true,
+    correlationId: correlationId.toLowerCase(),
+    cents: parseAmountCents(amount.source)!,
+  };
 }
 
 /** The summary as the challenge wants it, amounts with exactly two decimals. */
@@ -66,23 +83,31 @@ export interface ApiOptions {
   /** 0 picks a free port. */
   port: number;
   hostname?: string;
-  /** Share the port with other processes (Linux balances connections between them). */
+  /**
+   * Share the port with the other processes of one stack (SO_REUSEPORT; Linux balances
+   * connections between them). Only for a stack that claimed the port: see `@fastpix/http`.
+   */
   reusePort?: boolean;
+  /** Timeouts, caps and the body limit (default: {@link MAX_BODY_BYTES}, the serving defaults). */
+  limits?: Partial<HttpLimits>;
   logger?: Logger;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
-const jsonResponse = (status: number, body: string) =>
-  new Response(body, { status, headers: JSON_HEADERS });
-const errorResponse = (status: number, error: string) =>
-  jsonResponse(status, JSON.stringify({ error }));
+/** Plain replies: the server writes them without a `Response` round trip (the hot path). */
+const jsonResponse = (status: number, body: string): HttpReply => ({ status, body });
+/** `{"error": message, "code": n}` (no code when none applies). */
+const errorBody = (error: string, code?: ErrorCodeValue) =>
+  JSON.stringify(code === undefined ? { error } : { error, code });
+const errorResponse = (status: number, error: string, code?: ErrorCodeValue) =>
+  jsonResponse(status, errorBody(error, code));
 
 /** One API process. */
 export class RinhaApi {
   readonly redis: Redis;
   #store: RinhaStore;
-  #server!: Deno.HttpServer<Deno.NetAddr>;
+  #server!: HttpServer;
   #log: Logger;
+  #maxBodyBytes: number;
 
   private constructor(options: ApiOptions) {
     this.#log = options.logger ?? createLogger("rinha api");
@@ -92,14 +117,17 @@ export class RinhaApi {
       failFast: true,
     });
     this.#store = new RinhaStore(this.redis);
+    this.#maxBodyBytes = options.limits?.maxBodyBytes ?? MAX_BODY_BYTES;
   }
 
   #listen(options: ApiOptions): void {
-    this.#server = Deno.serve({
+    this.#server = serveHttp({
       port: options.port,
       hostname: options.hostname ?? "127.0.0.1",
       reusePort: options.reusePort ?? false,
-      onListen: () => {},
+      limits: httpLimits({ ...options.limits, maxBodyBytes: this.#maxBodyBytes }),
+      refusalBody: (code, message) => errorBody(message, code),
+      onWarning: (message) => this.#log.warn(message),
     }, (request) => this.handle(request));
   }
 
@@ -122,7 +150,7 @@ export class RinhaApi {
   }
 
   /** Routes one request. */
-  async handle(request: Request): Promise<Response> {
+  async handle(request: Request): Promise<HttpReply> {
     const method = request.method;
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
@@ -142,21 +170,17 @@ export class RinhaApi {
         await this.#store.purge();
         return jsonResponse(200, '{"message":"All payments purged."}');
       }
-      return errorResponse(404, `No route for ${method} ${path}`);
+      return errorResponse(404, `No route for ${method} ${path}`, ErrorCode.NOT_FOUND);
     } catch (error) {
       this.#log.warn(`${method} ${path} failed: ${errorMessage(error)}`);
       return errorResponse(503, `Cannot serve ${method} ${path}: ${errorMessage(error)}`);
     }
   }
 
-  async #pay(request: Request): Promise<Response> {
-    const length = Number(request.headers.get("content-length") ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      await request.body?.cancel();
-      return errorResponse(413, `Body is over ${MAX_BODY_BYTES} bytes`);
-    }
-    const parsed = parsePaymentRequest(await request.text());
-    if (!parsed.ok) return errorResponse(parsed.status, parsed.error);
+  async #pay(request: Request): Promise<HttpReply> {
+    // The server hands over complete bodies of at most maxBodyBytes: reading it is bounded.
+    const parsed = parsePaymentRequest(await request.text(), this.#maxBodyBytes);
+    if (!parsed.ok) return errorResponse(parsed.status, parsed.error, parsed.code);
     const queued = await this.#store.enqueue(parsed.correlationId, parsed.cents);
     return jsonResponse(
       202,

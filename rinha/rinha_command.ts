@@ -2,22 +2,29 @@
  * `deno task rinha`: the Rinha de Backend 2025 backend. With no subcommand it starts everything:
  * Redis (REDIS_URL, or a private redis-server), two processor simulators when no
  * PROCESSOR_*_URL is given, the routing workers, and the API processes sharing port 9999 with
- * `reusePort`. `rinha api` and `rinha worker` run one process of each kind.
+ * `reusePort` (the port claimed for this stack first: a second stack on it stops with one line).
+ * `rinha api` and `rinha worker` run one process of each kind (a lone `rinha api` has its port to
+ * itself).
  * @module
  */
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { ChildTool, type ChildToolOptions, RedisServer } from "@fastpix/testing";
 import { createLogger, redactUrl, requireRedis, sleep } from "@fastpix/infra";
 import {
+  httpLimitArgs,
+  httpLimitsOf,
   idleThresholdOption,
   intIn,
   parseHttpUrl,
   parseRedisUrl,
+  portStackOption,
   redisUrlOption,
   runCommand,
+  withHttpLimitOptions,
 } from "@fastpix/cli";
+import { checkStack, claimPort, type PortClaim, watchStack } from "@fastpix/http";
 import { UserError } from "@fastpix/pix";
-import { RinhaApi } from "./api.ts";
+import { MAX_BODY_BYTES, RinhaApi } from "./api.ts";
 import { DEFAULT_POLICY } from "./router.ts";
 import { RinhaWorker, WORKER_DEFAULTS } from "./worker.ts";
 
@@ -42,6 +49,9 @@ const portOption = () =>
   );
 const hostnameOption = () =>
   new Option("--hostname <host>", "API address").env("RINHA_HOSTNAME").default("127.0.0.1");
+const maxBodyOption = () =>
+  new Option("--max-body-bytes <n>", "larger request bodies get 413 (declared or streamed)")
+    .env("MAX_BODY_BYTES").default(MAX_BODY_BYTES).argParser(intIn(256, 16 * 1024 * 1024));
 
 /** Adds the worker's tuning flags (shared by `worker` and the all-in-one `start`). */
 // deno-lint-ignore ban-types
@@ -82,12 +92,16 @@ function onStopSignal(handler: () => void): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, handler);
 }
 
-const apiCommand = new Command("api")
-  .description("Run one API process (shares the port with the others).")
+const apiCommand = withHttpLimitOptions(new Command("api"))
+  .description("Run one API process (with --port-stack: one of a stack's, sharing the port).")
   .addOption(redisUrlOption())
   .addOption(portOption())
   .addOption(hostnameOption())
+  .addOption(maxBodyOption())
+  .addOption(portStackOption())
   .action(async (opts) => {
+    const stack = opts.portStack;
+    if (stack !== undefined) checkStack(opts.port, stack);
     await requireRedis(opts.redisUrl);
     let api: RinhaApi;
     try {
@@ -95,7 +109,8 @@ const apiCommand = new Command("api")
         redisUrl: opts.redisUrl,
         port: opts.port,
         hostname: opts.hostname,
-        reusePort: true,
+        reusePort: stack !== undefined,
+        limits: httpLimitsOf(opts, opts.maxBodyBytes),
       });
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
@@ -104,7 +119,15 @@ const apiCommand = new Command("api")
       throw error;
     }
     log.info(`api listening on http://${opts.hostname}:${api.port} (pid ${Deno.pid})`);
-    await new Promise<void>((resolve) => onStopSignal(resolve));
+    await new Promise<void>((resolve) => {
+      onStopSignal(resolve);
+      if (stack !== undefined) {
+        watchStack(opts.port, stack, () => {
+          log.warn(`the command that started this stack is gone: stopping`);
+          resolve();
+        });
+      }
+    });
     await api.close();
     Deno.exit(0);
   });
@@ -156,7 +179,7 @@ async function waitForHttp(url: string, what: string, timeoutMs = 15_000): Promi
   throw new UserError(`${what} did not answer at ${url} within ${timeoutMs / 1000} s`);
 }
 
-const startCommand = withWorkerOptions(new Command("start"))
+const startCommand = withHttpLimitOptions(withWorkerOptions(new Command("start")))
   .description("Start everything: Redis, processors (unless given), workers and APIs.")
   .addOption(
     new Option("--redis-url <url>", "Redis to use (default: a private redis-server)")
@@ -166,6 +189,7 @@ const startCommand = withWorkerOptions(new Command("start"))
   .addOption(fallbackUrlOption())
   .addOption(portOption())
   .addOption(hostnameOption())
+  .addOption(maxBodyOption())
   .addOption(
     new Option("--apis <n>", "API processes sharing the port").env("RINHA_APIS").default(2)
       .argParser(intIn(1, 64)),
@@ -183,6 +207,8 @@ const startCommand = withWorkerOptions(new Command("start"))
       .default([8001, 8002] as [number, number], "8001,8002").argParser(parsePortPair),
   )
   .action(async (opts) => {
+    // First of all: the port is this stack's, or nothing starts.
+    const claim: PortClaim = await claimPort(opts.port, opts.hostname, "rinha start");
     const children: { tool: ChildTool; what: string }[] = [];
     let redis: RedisServer | undefined;
     let stopping = false;
@@ -191,6 +217,7 @@ const startCommand = withWorkerOptions(new Command("start"))
       for (const c of children) c.tool.kill("SIGTERM");
       await Promise.all(children.map((c) => c.tool.finished()));
       await redis?.stop();
+      claim.release();
     };
     onStopSignal(() => {
       if (!stopping) void stopAll().then(() => Deno.exit(0));
@@ -250,7 +277,16 @@ const startCommand = withWorkerOptions(new Command("start"))
           nice: opts.workerNice,
         });
       }
-      const apiArgs = ["api", "--port", String(opts.port), "--hostname", opts.hostname];
+      const apiArgs = [
+        "api",
+        "--port",
+        String(opts.port),
+        "--hostname",
+        opts.hostname,
+        "--port-stack",
+        claim.stack,
+        ...httpLimitArgs(httpLimitsOf(opts, opts.maxBodyBytes)),
+      ];
       for (let i = 1; i <= opts.apis; i++) {
         spawn("rinha/rinha_command.ts", apiArgs, `api ${i}`, { env });
       }

@@ -10,6 +10,7 @@ import { parsePrometheusText, sampleValue } from "@fastpix/gateway";
 import { startGatewayProcess } from "@fastpix/loadtest";
 import { ErrorCode } from "@fastpix/pix";
 import { freePort } from "@fastpix/testing";
+import { claimPort } from "@fastpix/http";
 import {
   ChildTool,
   client,
@@ -375,14 +376,16 @@ Deno.test(
 );
 
 Deno.test(
-  "two gateway processes share one port (reusePort) and both take requests",
+  "two gateway processes of one stack share one port (reusePort) and both take requests",
   INTEGRATION,
   async () => {
     await using server: RedisServer = await startRedis();
     const redis = client(server.url);
     const port = freePort();
-    const a = await startGatewayProcess({ redisUrl: server.url, port });
-    const b = await startGatewayProcess({ redisUrl: server.url, port });
+    // The test is the command that starts the stack: it claims the port for the two.
+    const claim = await claimPort(port, "127.0.0.1", "gateway_test");
+    const a = await startGatewayProcess({ redisUrl: server.url, port, stack: claim.stack });
+    const b = await startGatewayProcess({ redisUrl: server.url, port, stack: claim.stack });
     try {
       // A new connection per request, so the kernel balances each one.
       for (let i = 0; i < 40; i++) {
@@ -399,6 +402,7 @@ Deno.test(
     } finally {
       await a.stop();
       await b.stop();
+      claim.release();
       redis.disconnect();
     }
   },

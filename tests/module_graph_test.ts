@@ -67,6 +67,7 @@ const PRODUCTION = [
   "fifo_list_demo/consume_list_reliable_command.ts",
   "gateway/mod.ts",
   "gateway/gateway_command.ts",
+  "http/mod.ts",
   "monitor/mod.ts",
   "monitor/monitor_command.ts",
   "dashboard/mod.ts",
